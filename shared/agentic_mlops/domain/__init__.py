@@ -1,0 +1,56 @@
+"""Domain models of the platform (Pydantic v2)."""
+
+from agentic_mlops.domain.approval import ApprovalDecision, ConstraintChange, FeedbackResult
+from agentic_mlops.domain.assessment import (
+    CostEstimate,
+    CostLineItem,
+    Finding,
+    PolicyReport,
+    PolicyResult,
+    TechnicalCritique,
+)
+from agentic_mlops.domain.constraints import (
+    ANSWERABLE_FIELDS,
+    MANDATORY_FIELDS,
+    Budget,
+    ConstraintSchema,
+    CoverageReport,
+    DataSensitivity,
+    DeploymentMode,
+    Question,
+    Residency,
+)
+from agentic_mlops.domain.plan import Alternative, Component, EncryptionPlan, NetworkPlan, Plan
+from agentic_mlops.domain.reasoning import Explanation, ProviderResult, ReasonCard
+from agentic_mlops.domain.state import IntakeState, MLOpsProjectState
+
+__all__ = [
+    "ANSWERABLE_FIELDS",
+    "MANDATORY_FIELDS",
+    "Alternative",
+    "ApprovalDecision",
+    "Budget",
+    "Component",
+    "ConstraintChange",
+    "ConstraintSchema",
+    "CostEstimate",
+    "CostLineItem",
+    "CoverageReport",
+    "DataSensitivity",
+    "DeploymentMode",
+    "EncryptionPlan",
+    "Explanation",
+    "FeedbackResult",
+    "Finding",
+    "IntakeState",
+    "MLOpsProjectState",
+    "NetworkPlan",
+    "Plan",
+    "PolicyReport",
+    "PolicyResult",
+    "ProviderResult",
+    "Question",
+    "ReasonCard",
+    "Residency",
+    "TechnicalCritique",
+]

@@ -1,0 +1,54 @@
+"""The LangGraph state of a decision set.
+
+Channels hold plain JSON (nodes return ``model_dump(mode="json")`` updates), so the
+checkpoint stays portable and hashable; nodes read it back as these typed models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agentic_mlops.domain.approval import ApprovalDecision, FeedbackResult
+from agentic_mlops.domain.assessment import CostEstimate, PolicyReport, TechnicalCritique
+from agentic_mlops.domain.constraints import ConstraintSchema, CoverageReport, Question
+from agentic_mlops.domain.plan import Plan
+
+RunStatus = Literal[
+    "created",
+    "running",
+    "awaiting_input",
+    "awaiting_approval",
+    "approved",
+    "rejected",
+    "failed",
+]
+
+
+class IntakeState(BaseModel):
+    """The intake part of the state: the request, answers and extracted constraints."""
+
+    decision_set_id: str
+    project_id: str
+    request: str = Field(min_length=1)
+    answers: dict[str, str] = Field(default_factory=dict)
+    constraints: ConstraintSchema | None = None
+    evidence: dict[str, str] = Field(
+        default_factory=dict, description="Per field, the phrase it was extracted from."
+    )
+    coverage: CoverageReport | None = None
+    questions: list[Question] = Field(default_factory=list)
+    intake_rounds: int = 0
+
+
+class MLOpsProjectState(IntakeState):
+    """The whole state of a decision set's workflow."""
+
+    plan: Plan | None = None
+    technical_critique: TechnicalCritique | None = None
+    cost: CostEstimate | None = None
+    policy: PolicyReport | None = None
+    approval: ApprovalDecision | None = None
+    feedback: FeedbackResult | None = None
+    status: RunStatus = "created"
