@@ -79,13 +79,27 @@ CAPABILITIES: tuple[str, ...] = (
 )
 """Capability tags a component may provide; policy rules and tests look for these."""
 
-EU_REGIONS = ("eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2",
-              "eu-north-1", "eu-south-1", "eu-south-2")
+EU_REGIONS = (
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+)
 US_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
 UK_REGIONS = ("eu-west-2",)
 CA_REGIONS = ("ca-central-1", "ca-west-1")
-APAC_REGIONS = ("ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ap-northeast-2",
-                "ap-south-1", "ap-east-1")
+APAC_REGIONS = (
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ap-east-1",
+)
 
 RESIDENCY_REGIONS: dict[str, tuple[str, ...]] = {
     "eu": EU_REGIONS,
@@ -97,6 +111,15 @@ RESIDENCY_REGIONS: dict[str, tuple[str, ...]] = {
 """Regions that satisfy each data-residency area."""
 
 KNOWN_REGIONS: tuple[str, ...] = tuple(
-    dict.fromkeys((*US_REGIONS, *CA_REGIONS, *EU_REGIONS, *APAC_REGIONS, "sa-east-1",
-                   "me-central-1", "af-south-1"))
+    dict.fromkeys(
+        (
+            *US_REGIONS,
+            *CA_REGIONS,
+            *EU_REGIONS,
+            *APAC_REGIONS,
+            "sa-east-1",
+            "me-central-1",
+            "af-south-1",
+        )
+    )
 )

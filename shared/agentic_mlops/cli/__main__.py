@@ -1,0 +1,7 @@
+"""``python -m agentic_mlops.cli``."""
+
+import sys
+
+from agentic_mlops.cli import main
+
+sys.exit(main())

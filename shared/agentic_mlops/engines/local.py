@@ -1,0 +1,299 @@
+"""The embedded engine: the LangGraph runtime in-process, checkpointing to PostgreSQL.
+
+Human pauses are LangGraph ``interrupt()`` calls resumed with ``Command(resume=...)``.
+Each pause is recorded as a *wait* row; deciding a wait is a conditional update, so two
+processes answering the same gate cannot both win, and a process that dies after deciding
+but before resuming is completed by :meth:`LocalEngine.resume`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agentic_mlops.domain import ANSWERABLE_FIELDS, ApprovalDecision, MLOpsProjectState
+from agentic_mlops.engines.base import FINAL_STATUSES, Engine, RunOutcome
+from agentic_mlops.errors import AlreadyDecided, Conflict, InvalidInput, NodeFailed
+from agentic_mlops.persistence.models import NewEvent, Wait
+from agentic_mlops.providers import InvalidAnswer, OrchestrationProvider
+from agentic_mlops.streaming import EventType
+
+if TYPE_CHECKING:
+    from agentic_mlops.persistence import Database
+
+logger = logging.getLogger(__name__)
+
+EventSink = Callable[[dict[str, Any]], None]
+MAX_REQUEST_CHARS = 20_000
+_WAIT_STATUS = {"question": "awaiting_input", "approval": "awaiting_approval"}
+
+
+class LocalEngine(Engine):
+    """Runs decision sets in this process.
+
+    Args:
+        database: the open database (store and checkpointer).
+        provider: the orchestration provider the nodes use.
+        on_event: called with every newly stored event while the workflow runs.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        database: Database,
+        provider: OrchestrationProvider,
+        on_event: EventSink | None = None,
+    ) -> None:
+        from agentic_mlops.workflow.graph import build_graph
+        from agentic_mlops.workflow.runtime import RunContext
+
+        self._store = database.store
+        self._checkpointer = database.checkpointer
+        self._provider = provider
+        self._on_event = on_event
+        self._graph = build_graph(database.checkpointer)
+        self._context = RunContext(store=database.store, provider=provider)
+
+    # commands -------------------------------------------------------------------------
+
+    def start(
+        self, project: str, request: str, answers: dict[str, str] | None = None
+    ) -> RunOutcome:
+        """Create a decision set for the request and run until it pauses or ends.
+
+        Raises:
+            InvalidInput: for an empty or oversized request or an unreadable answer
+                (nothing is created then).
+        """
+        request = request.strip()
+        if not request:
+            raise InvalidInput("the request is empty; describe the ML workload in plain words")
+        if len(request) > MAX_REQUEST_CHARS:
+            raise InvalidInput(f"the request is longer than {MAX_REQUEST_CHARS} characters")
+        answers = self.validate_answers(answers or {})
+        project_row = self._store.get_or_create_project(project)
+        decision_set = self._store.create_decision_set(project_row.id, request)
+        initial = MLOpsProjectState(
+            decision_set_id=decision_set.id,
+            project_id=project_row.id,
+            request=request,
+            answers=answers,
+        )
+        return self._drive(decision_set.id, initial.model_dump(mode="json"), "start")
+
+    def answer(self, decision_set_id: str, answers: dict[str, str], by: str) -> RunOutcome:
+        """Answer the open intake questions and continue.
+
+        Raises:
+            NotFound: unknown decision set.
+            Conflict: the decision set is not waiting for answers.
+            InvalidInput: an unknown field or an unreadable value (nothing changes).
+        """
+        wait = self._pending_wait(decision_set_id, "question")
+        answers = self.validate_answers(answers)
+        if not answers:
+            raise InvalidInput("no answers given; use --answer FIELD=VALUE")
+        wait = self._store.decide_wait(wait.id, {"answers": answers, "by": by}, by)
+        return self._resume_wait(decision_set_id, wait)
+
+    def decide(self, decision_set_id: str, decision: ApprovalDecision) -> RunOutcome:
+        """Approve or reject the plan waiting at the approval gate and continue.
+
+        Approving a plan whose policy check failed requires a comment (the justification).
+
+        Raises:
+            NotFound: unknown decision set.
+            AlreadyDecided: the gate was decided before.
+            Conflict: the decision set is not waiting for approval.
+            InvalidInput: approval of a policy-failed plan without a comment.
+        """
+        wait = self._pending_wait(decision_set_id, "approval")
+        if (
+            decision.decision == "approve"
+            and wait.request.get("policy") == "fail"
+            and not (decision.comment or "").strip()
+        ):
+            failed = ", ".join(wait.request.get("failed_rules", []))
+            raise InvalidInput(
+                f"the plan failed policy ({failed}); approving it needs a --comment"
+                " giving the justification"
+            )
+        wait = self._store.decide_wait(wait.id, decision.model_dump(mode="json"), decision.approver)
+        return self._resume_wait(decision_set_id, wait)
+
+    def resume(self, decision_set_id: str) -> RunOutcome:
+        """Continue from the last checkpoint after a crash, or finish a decided wait."""
+        self._store.get_decision_set(decision_set_id)
+        snapshot = self._graph.get_state(self._config(decision_set_id))
+        if snapshot.interrupts:
+            wait = self._store.open_wait(
+                decision_set_id,
+                snapshot.interrupts[0].value["kind"],
+                snapshot.interrupts[0].id,
+                snapshot.interrupts[0].value,
+            )
+            if wait.status == "decided":
+                return self._resume_wait(decision_set_id, wait)
+            return self._settle(decision_set_id)
+        if snapshot.next or not snapshot.values:
+            return self._drive(decision_set_id, None, "resume")
+        return self._settle(decision_set_id)
+
+    def status(self, decision_set_id: str) -> RunOutcome:
+        """Return where the decision set stands, without running anything."""
+        decision_set = self._store.get_decision_set(decision_set_id)
+        values = self._graph.get_state(self._config(decision_set_id)).values
+        state = MLOpsProjectState.model_validate(values) if values else None
+        pending = self._store.latest_wait(decision_set_id)
+        if pending is not None and pending.status != "pending":
+            pending = None
+        return RunOutcome(decision_set, state, pending)
+
+    def validate_answers(self, answers: dict[str, str]) -> dict[str, str]:
+        """Check that every answer names a known field and reads as a valid value.
+
+        Raises:
+            InvalidInput: naming the first bad field or value.
+        """
+        cleaned: dict[str, str] = {}
+        for field, value in answers.items():
+            if field not in ANSWERABLE_FIELDS:
+                raise InvalidInput(
+                    f"unknown field {field!r}; answerable fields: {', '.join(ANSWERABLE_FIELDS)}"
+                )
+            text = str(value).strip()
+            try:
+                self._provider.parse_answer(field, text)
+            except InvalidAnswer as exc:
+                raise InvalidInput(str(exc)) from exc
+            cleaned[field] = text
+        return cleaned
+
+    # internals ------------------------------------------------------------------------
+
+    @staticmethod
+    def _config(decision_set_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": decision_set_id}}
+
+    def _pending_wait(self, decision_set_id: str, kind: str) -> Wait:
+        decision_set = self._store.get_decision_set(decision_set_id)
+        wait = self._store.latest_wait(decision_set_id)
+        if wait is not None and wait.status == "pending" and wait.kind == kind:
+            return wait
+        if kind == "approval" and decision_set.status in FINAL_STATUSES - {"failed"}:
+            raise AlreadyDecided(
+                f"decision set {decision_set_id} was already {decision_set.status}"
+                + (f" by {wait.decided_by}" if wait and wait.decided_by else "")
+            )
+        expected = _WAIT_STATUS[kind].replace("_", " ")
+        raise Conflict(
+            f"decision set {decision_set_id} is not {expected} (status: {decision_set.status})"
+        )
+
+    def _resume_wait(self, decision_set_id: str, wait: Wait) -> RunOutcome:
+        from langgraph.types import Command
+
+        return self._drive(decision_set_id, Command(resume=wait.response), f"resume-{wait.kind}")
+
+    def _drive(self, decision_set_id: str, graph_input: Any, action: str) -> RunOutcome:
+        job_id = self._store.start_job(decision_set_id, self.name, action)
+        self._store.set_status(decision_set_id, "running")
+        sink = _GuardedSink(self._on_event)
+        try:
+            for mode, chunk in self._graph.stream(
+                graph_input,
+                self._config(decision_set_id),
+                context=self._context,
+                stream_mode=["custom", "updates"],
+                durability="sync",
+            ):
+                if mode == "custom":
+                    sink(chunk)
+        except Exception as exc:
+            logger.exception("workflow failed for %s", decision_set_id)
+            self._store.finish_job(job_id, "failed", f"{type(exc).__name__}: {exc}")
+            self._link_checkpoints(decision_set_id)
+            self._store.set_status(decision_set_id, "failed")
+            error = f"{type(exc).__name__}: {exc}"
+            self._complete(decision_set_id, "failed", {"error": error}, sink, key=job_id)
+            raise NodeFailed(f"decision set {decision_set_id} failed: {error}") from exc
+        self._store.finish_job(job_id, "succeeded")
+        if sink.abandoned:
+            self._store.mark_stream_abandoned(job_id)
+        return self._settle(decision_set_id, sink)
+
+    def _settle(self, decision_set_id: str, sink: EventSink | None = None) -> RunOutcome:
+        """Record where the run stopped: a pending wait, or its final status."""
+        self._link_checkpoints(decision_set_id)
+        snapshot = self._graph.get_state(self._config(decision_set_id))
+        state = MLOpsProjectState.model_validate(snapshot.values) if snapshot.values else None
+        pending: Wait | None = None
+        if snapshot.interrupts:
+            interrupt = snapshot.interrupts[0]
+            kind = interrupt.value["kind"]
+            pending = self._store.open_wait(decision_set_id, kind, interrupt.id, interrupt.value)
+            status = _WAIT_STATUS[kind]
+        elif snapshot.next or state is None:
+            status = "running"
+        else:
+            status = state.status
+            self._complete(decision_set_id, status, _final_summary(state), sink)
+        decision_set = self._store.set_status(decision_set_id, status)
+        return RunOutcome(decision_set, state, pending)
+
+    def _complete(
+        self,
+        decision_set_id: str,
+        outcome: str,
+        details: dict[str, Any],
+        sink: EventSink | None,
+        key: str = "",
+    ) -> None:
+        """Emit ``run-complete`` once per outcome (per failed job), whatever the outcome."""
+        event = NewEvent(
+            type=EventType.RUN_COMPLETE.value,
+            payload={"outcome": outcome, **details},
+            dedupe_key=f"run-complete:{outcome}:{key}",
+        )
+        for stored in self._store.append_events(decision_set_id, [event]):
+            if sink is not None:
+                sink(stored.message())
+
+    def _link_checkpoints(self, decision_set_id: str) -> None:
+        """Record on each event the id of the checkpoint written after its step."""
+        config = self._config(decision_set_id)
+        for step in self._store.steps_without_checkpoint(decision_set_id):
+            found = next(
+                iter(self._checkpointer.list(config, filter={"step": step}, limit=1)), None
+            )
+            if found is not None:
+                checkpoint_id = found.config["configurable"]["checkpoint_id"]
+                self._store.link_checkpoint(decision_set_id, step, checkpoint_id)
+
+
+def _final_summary(state: MLOpsProjectState) -> dict[str, Any]:
+    return {
+        "plan": state.plan.name if state.plan else None,
+        "monthly_total_usd": state.cost.monthly_total_usd if state.cost else None,
+        "policy": state.policy.overall if state.policy else None,
+        "approver": state.approval.approver if state.approval else None,
+    }
+
+
+class _GuardedSink:
+    """Forwards events to the consumer; a consumer that fails is dropped, not fatal."""
+
+    def __init__(self, consumer: EventSink | None) -> None:
+        self._consumer = consumer
+        self.abandoned = False
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        if self._consumer is None or self.abandoned:
+            return
+        try:
+            self._consumer(message)
+        except Exception:
+            logger.warning("event consumer failed; the stream is abandoned", exc_info=True)
+            self.abandoned = True

@@ -1,0 +1,400 @@
+"""The platform store: an interface and its PostgreSQL implementation.
+
+Rules kept here, so that callers cannot forget them:
+
+* every update of a decision set carries ``WHERE id = ? AND version = ?``; losing the
+  race raises :class:`~agentic_mlops.errors.VersionConflict`, which
+  :meth:`PlatformStore.update_decision_set` retries with exponential backoff and jitter;
+* events are numbered per decision set and deduplicated by a key, so replaying a node
+  never duplicates its events;
+* a node's recorded output and its events are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from agentic_mlops.errors import AlreadyDecided, NotFound, VersionConflict
+from agentic_mlops.persistence.models import (
+    AgentRun,
+    DecisionSet,
+    Event,
+    NewEvent,
+    Project,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+Mutation = Callable[[DecisionSet], dict[str, Any]]
+_UPDATABLE = frozenset({"status", "commit_sha", "metadata"})
+_WAIT_COLUMNS = (
+    "id, decision_set_id, kind, wait_key, status, request, response, decided_by,"
+    " created_at, decided_at"
+)
+
+
+def new_id(prefix: str) -> str:
+    """Return a new short random id such as ``ds-3f2a9c1b7d4e``."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class PlatformStore(ABC):
+    """Durable records of projects, decision sets, events, node runs, jobs and waits."""
+
+    @abstractmethod
+    def get_or_create_project(self, name: str) -> Project:
+        """Return the project with this name, creating it if needed."""
+
+    @abstractmethod
+    def create_decision_set(
+        self, project_id: str, request: str, parent_id: str | None = None
+    ) -> DecisionSet:
+        """Create a decision set in status ``created``."""
+
+    @abstractmethod
+    def get_decision_set(self, decision_set_id: str) -> DecisionSet:
+        """Return a decision set or raise :class:`NotFound`."""
+
+    @abstractmethod
+    def update_decision_set(self, decision_set_id: str, mutate: Mutation) -> DecisionSet:
+        """Apply ``mutate(current) -> changes`` under optimistic locking, retrying on races."""
+
+    @abstractmethod
+    def append_events(self, decision_set_id: str, events: Sequence[NewEvent]) -> list[Event]:
+        """Append events; return those newly stored (duplicates by key are skipped)."""
+
+    @abstractmethod
+    def list_events(
+        self,
+        decision_set_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        event_type: str | None = None,
+    ) -> list[Event]:
+        """Return the timeline in order."""
+
+    @abstractmethod
+    def succeeded_output(self, key: str) -> dict[str, Any] | None:
+        """Return the cached output of a succeeded node run, if any."""
+
+    @abstractmethod
+    def complete_run(self, run: AgentRun, events: Sequence[NewEvent]) -> list[Event]:
+        """Record a node run and its events atomically; return the newly stored events."""
+
+    @abstractmethod
+    def list_runs(self, decision_set_id: str) -> list[AgentRun]:
+        """Return the node runs of a decision set in the order they were first recorded."""
+
+
+class PostgresStore(PlatformStore):
+    """:class:`PlatformStore` on PostgreSQL through a psycopg connection pool."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    # projects and decision sets ---------------------------------------------------------
+
+    def get_or_create_project(self, name: str) -> Project:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO projects (id, name) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                (new_id("prj"), name),
+            )
+            row = conn.execute("SELECT * FROM projects WHERE name = %s", (name,)).fetchone()
+        return Project.model_validate(row)
+
+    def get_project(self, project_id: str) -> Project:
+        """Return a project or raise :class:`NotFound`."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT * FROM projects WHERE id = %s", (project_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no project with id {project_id!r}")
+        return Project.model_validate(row)
+
+    def create_decision_set(
+        self, project_id: str, request: str, parent_id: str | None = None
+    ) -> DecisionSet:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO decision_sets (id, project_id, parent_id, request, status)"
+                " VALUES (%s, %s, %s, %s, 'created') RETURNING *",
+                (new_id("ds"), project_id, parent_id, request),
+            ).fetchone()
+        return DecisionSet.model_validate(row)
+
+    def get_decision_set(self, decision_set_id: str) -> DecisionSet:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT * FROM decision_sets WHERE id = %s", (decision_set_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no decision set with id {decision_set_id!r}")
+        return DecisionSet.model_validate(row)
+
+    def list_decision_sets(self, project_id: str | None = None) -> list[DecisionSet]:
+        """Return decision sets, newest first, optionally of one project."""
+        query = "SELECT * FROM decision_sets"
+        params: tuple[Any, ...] = ()
+        if project_id:
+            query += " WHERE project_id = %s"
+            params = (project_id,)
+        with self._pool.connection() as conn:
+            rows = conn.execute(query + " ORDER BY created_at DESC", params).fetchall()
+        return [DecisionSet.model_validate(r) for r in rows]
+
+    def update_decision_set(self, decision_set_id: str, mutate: Mutation) -> DecisionSet:
+        retrying = Retrying(
+            retry=retry_if_exception_type(VersionConflict),
+            wait=wait_random_exponential(multiplier=0.005, max=0.25),
+            stop=stop_after_attempt(30),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._update_once(decision_set_id, mutate)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _update_once(self, decision_set_id: str, mutate: Mutation) -> DecisionSet:
+        current = self.get_decision_set(decision_set_id)
+        changes = mutate(current)
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"decision set columns not updatable: {sorted(unknown)}")
+        if not changes:
+            return current
+        assignments = ", ".join(f"{column} = %s" for column in changes)
+        values = [Jsonb(v) if column == "metadata" else v for column, v in changes.items()]
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"UPDATE decision_sets SET {assignments}, version = version + 1,"
+                " updated_at = now() WHERE id = %s AND version = %s RETURNING *",
+                (*values, decision_set_id, current.version),
+            ).fetchone()
+        if row is None:
+            raise VersionConflict(f"decision set {decision_set_id} changed concurrently")
+        return DecisionSet.model_validate(row)
+
+    def set_status(self, decision_set_id: str, status: str) -> DecisionSet:
+        """Set a decision set's status (optimistically locked)."""
+        return self.update_decision_set(
+            decision_set_id, lambda ds: {} if ds.status == status else {"status": status}
+        )
+
+    # events ---------------------------------------------------------------------------
+
+    def append_events(self, decision_set_id: str, events: Sequence[NewEvent]) -> list[Event]:
+        if not events:
+            return []
+        with self._pool.connection() as conn, conn.transaction():
+            return self._insert_events(conn, decision_set_id, events)
+
+    @staticmethod
+    def _insert_events(
+        conn: psycopg.Connection[Any], decision_set_id: str, events: Sequence[NewEvent]
+    ) -> list[Event]:
+        row = conn.execute(
+            "UPDATE decision_sets SET last_event_seq = last_event_seq + %s WHERE id = %s"
+            " RETURNING last_event_seq",
+            (len(events), decision_set_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no decision set with id {decision_set_id!r}")
+        first_seq = row["last_event_seq"] - len(events) + 1
+        stored = []
+        for offset, event in enumerate(events):
+            inserted = conn.execute(
+                "INSERT INTO events (decision_set_id, seq, type, node, payload, step, dedupe_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (decision_set_id, dedupe_key) DO NOTHING RETURNING *",
+                (
+                    decision_set_id,
+                    first_seq + offset,
+                    event.type,
+                    event.node,
+                    Jsonb(event.payload),
+                    event.step,
+                    event.dedupe_key,
+                ),
+            ).fetchone()
+            if inserted is not None:
+                stored.append(Event.model_validate(inserted))
+        return stored
+
+    def list_events(
+        self,
+        decision_set_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        event_type: str | None = None,
+    ) -> list[Event]:
+        query = "SELECT * FROM events WHERE decision_set_id = %s AND seq > %s"
+        params: list[Any] = [decision_set_id, after]
+        if event_type:
+            query += " AND type = %s"
+            params.append(event_type)
+        query += " ORDER BY seq"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        with self._pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [Event.model_validate(r) for r in rows]
+
+    def steps_without_checkpoint(self, decision_set_id: str) -> list[int]:
+        """Return the graph steps whose events are not yet linked to a checkpoint."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT step FROM events WHERE decision_set_id = %s"
+                " AND checkpoint_id IS NULL AND step IS NOT NULL ORDER BY step",
+                (decision_set_id,),
+            ).fetchall()
+        return [r["step"] for r in rows]
+
+    def link_checkpoint(self, decision_set_id: str, step: int, checkpoint_id: str) -> None:
+        """Record the checkpoint written after ``step`` on that step's events."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE events SET checkpoint_id = %s WHERE decision_set_id = %s"
+                " AND step = %s AND checkpoint_id IS NULL",
+                (checkpoint_id, decision_set_id, step),
+            )
+
+    # node runs ------------------------------------------------------------------------
+
+    def succeeded_output(self, key: str) -> dict[str, Any] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT output FROM agent_runs WHERE key = %s AND status = 'succeeded'", (key,)
+            ).fetchone()
+        return None if row is None else row["output"]
+
+    def complete_run(self, run: AgentRun, events: Sequence[NewEvent]) -> list[Event]:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO agent_runs (key, decision_set_id, node, input_hash, status, output,"
+                " error, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status,"
+                " output = EXCLUDED.output, error = EXCLUDED.error,"
+                " duration_ms = EXCLUDED.duration_ms,"
+                " executions = agent_runs.executions + 1, updated_at = now()",
+                (
+                    run.key,
+                    run.decision_set_id,
+                    run.node,
+                    run.input_hash,
+                    run.status,
+                    None if run.output is None else Jsonb(run.output),
+                    run.error,
+                    run.duration_ms,
+                ),
+            )
+            return self._insert_events(conn, run.decision_set_id, events) if events else []
+
+    def list_runs(self, decision_set_id: str) -> list[AgentRun]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT * FROM agent_runs WHERE decision_set_id = %s ORDER BY created_at, key",
+                (decision_set_id,),
+            ).fetchall()
+        return [AgentRun.model_validate(r) for r in rows]
+
+    # jobs -----------------------------------------------------------------------------
+
+    def start_job(self, decision_set_id: str, engine: str, action: str) -> str:
+        """Record the start of an engine execution; return the job id."""
+        job_id = new_id("job")
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO jobs (id, decision_set_id, engine, action, status)"
+                " VALUES (%s, %s, %s, %s, 'running')",
+                (job_id, decision_set_id, engine, action),
+            )
+        return job_id
+
+    def finish_job(self, job_id: str, status: str, error: str | None = None) -> None:
+        """Record the end of an engine execution."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = %s, error = %s, finished_at = now() WHERE id = %s",
+                (status, error, job_id),
+            )
+
+    def mark_stream_abandoned(self, job_id: str) -> None:
+        """Record that the live consumer of a job went away (the timeline is complete)."""
+        with self._pool.connection() as conn:
+            conn.execute("UPDATE jobs SET stream_abandoned = true WHERE id = %s", (job_id,))
+
+    # human waits ----------------------------------------------------------------------
+
+    def open_wait(
+        self,
+        decision_set_id: str,
+        kind: str,
+        wait_key: str,
+        request: dict[str, Any],
+        task_token: str | None = None,
+    ) -> Wait:
+        """Record a pending wait; opening the same ``wait_key`` again returns the first."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO approvals (id, decision_set_id, kind, wait_key, status, request,"
+                " task_token) VALUES (%s, %s, %s, %s, 'pending', %s, %s)"
+                " ON CONFLICT (decision_set_id, wait_key) DO NOTHING",
+                (new_id("wait"), decision_set_id, kind, wait_key, Jsonb(request), task_token),
+            )
+            row = conn.execute(
+                f"SELECT {_WAIT_COLUMNS} FROM approvals"
+                " WHERE decision_set_id = %s AND wait_key = %s",
+                (decision_set_id, wait_key),
+            ).fetchone()
+        return Wait.model_validate(row)
+
+    def latest_wait(self, decision_set_id: str, kind: str | None = None) -> Wait | None:
+        """Return the most recent wait of a decision set (of one kind, if given)."""
+        query = f"SELECT {_WAIT_COLUMNS} FROM approvals WHERE decision_set_id = %s"
+        params: list[Any] = [decision_set_id]
+        if kind:
+            query += " AND kind = %s"
+            params.append(kind)
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                query + " ORDER BY created_at DESC, id DESC LIMIT 1", params
+            ).fetchone()
+        return None if row is None else Wait.model_validate(row)
+
+    def decide_wait(self, wait_id: str, response: dict[str, Any], decided_by: str) -> Wait:
+        """Record the answer to a pending wait, exactly once.
+
+        Raises:
+            AlreadyDecided: if the wait was decided before (the message says how).
+        """
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "UPDATE approvals SET status = 'decided', response = %s, decided_by = %s,"
+                " decided_at = now() WHERE id = %s AND status = 'pending'"
+                f" RETURNING {_WAIT_COLUMNS}",
+                (Jsonb(response), decided_by, wait_id),
+            ).fetchone()
+            if row is None:
+                existing = conn.execute(
+                    f"SELECT {_WAIT_COLUMNS} FROM approvals WHERE id = %s", (wait_id,)
+                ).fetchone()
+        if row is not None:
+            return Wait.model_validate(row)
+        if existing is None:
+            raise NotFound(f"no wait with id {wait_id!r}")
+        decided = Wait.model_validate(existing)
+        raise AlreadyDecided(
+            f"{decided.kind} {wait_id} was already decided by {decided.decided_by}"
+        )

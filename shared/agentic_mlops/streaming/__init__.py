@@ -1,0 +1,22 @@
+"""Typed events streamed to users and stored in the timeline."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """The event types of the timeline (and of the live stream)."""
+
+    REASON_CARD = "reason-card"
+    CONSTRAINTS_UPDATE = "constraints-update"
+    COST_UPDATE = "cost-update"
+    POLICY_UPDATE = "policy-update"
+    QUESTION = "question"
+    ANSWER_RECEIVED = "answer-received"
+    APPROVAL_REQUESTED = "approval-requested"
+    APPROVAL_DECIDED = "approval-decided"
+    RUN_COMPLETE = "run-complete"
+
+
+__all__ = ["EventType"]

@@ -1,0 +1,246 @@
+"""The workflow's nodes. Each takes the typed state and a :class:`NodeContext` and returns
+a JSON state update; idempotency, events and streaming are added by
+:func:`agentic_mlops.workflow.runtime.instrument`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import interrupt
+
+from agentic_mlops.domain import (
+    Alternative,
+    ApprovalDecision,
+    Explanation,
+    FeedbackResult,
+    MLOpsProjectState,
+)
+from agentic_mlops.streaming import EventType
+from agentic_mlops.workflow.runtime import NodeContext
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json")
+
+
+def _require(value: Any, what: str) -> Any:
+    if value is None:
+        raise ValueError(f"{what} is missing from the state; the node order was not respected")
+    return value
+
+
+# intake ---------------------------------------------------------------------------------
+
+
+def extract_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Read the constraints from the request and the answers given so far."""
+    result = ctx.provider.extract_constraints(state.request, state.answers)
+    ctx.reason_card(result.explanation)
+    extraction = result.value
+    ctx.emit(
+        EventType.CONSTRAINTS_UPDATE,
+        {"constraints": _dump(extraction.constraints), "evidence": extraction.evidence},
+    )
+    return {"constraints": _dump(extraction.constraints), "evidence": extraction.evidence}
+
+
+def coverage_check(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Score the constraints' coverage and decide whether planning can start."""
+    constraints = _require(state.constraints, "constraints")
+    coverage = constraints.coverage()
+    if coverage.complete:
+        decision = f"Coverage {coverage.score:.0%}: every mandatory field is known; plan next."
+    else:
+        decision = (
+            f"Coverage {coverage.score:.0%}: missing {', '.join(coverage.missing_mandatory)};"
+            " ask the user."
+        )
+    mandatory = f"{coverage.mandatory_known}/{coverage.mandatory_total} mandatory fields known"
+    optional = ", ".join(coverage.known_optional) or "none"
+    ctx.reason_card(
+        Explanation(
+            decision=decision,
+            rationale=f"{mandatory}; optional fields known: {optional}. Mandatory fields"
+            " weigh three times as much as optional ones in the score.",
+            alternatives=[
+                Alternative(
+                    option="plan with assumed defaults",
+                    reason="a plan built on guessed region, budget or data class would be"
+                    " unsafe to approve",
+                )
+            ],
+            confidence=1.0,
+        ),
+        provider="platform",
+        model="coverage-rules",
+    )
+    return {"coverage": _dump(coverage)}
+
+
+def adaptive_questioner(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Ask one question per missing mandatory field, adapted to what is known."""
+    constraints = _require(state.constraints, "constraints")
+    coverage = _require(state.coverage, "coverage")
+    result = ctx.provider.ask_questions(constraints, coverage.missing_mandatory)
+    ctx.reason_card(result.explanation)
+    return {"questions": [_dump(q) for q in result.value], "intake_rounds": state.intake_rounds + 1}
+
+
+def gate_user_input(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Pause until the user answers the open questions."""
+    questions = [_dump(q) for q in state.questions]
+    request = {"kind": "question", "round": state.intake_rounds, "questions": questions}
+    ctx.reason_card(
+        Explanation(
+            decision=f"Wait for the user's answers ({', '.join(q['field'] for q in questions)}).",
+            rationale="The run pauses here; its checkpoint lets any process continue it when"
+            " the answers arrive.",
+            confidence=1.0,
+        ),
+        provider="platform",
+        model="human-gate",
+    )
+    ctx.emit(EventType.QUESTION, request)
+    response = interrupt(request)
+    answers = {str(k): str(v) for k, v in dict(response.get("answers", {})).items()}
+    ctx.emit(EventType.ANSWER_RECEIVED, {"answers": answers, "by": response.get("by")})
+    return {"answers": {**state.answers, **answers}, "questions": []}
+
+
+# planning -------------------------------------------------------------------------------
+
+
+def planner(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Propose an architecture for the constraints."""
+    result = ctx.provider.plan(_require(state.constraints, "constraints"))
+    ctx.reason_card(result.explanation)
+    return {"plan": _dump(result.value)}
+
+
+def critic_tech(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Review the plan for technical weaknesses."""
+    result = ctx.provider.critique_technical(
+        _require(state.constraints, "constraints"), _require(state.plan, "plan")
+    )
+    ctx.reason_card(result.explanation)
+    return {"technical_critique": _dump(result.value)}
+
+
+def critic_cost(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Price the plan from the catalogue, line by line, and review it against the budget."""
+    from agentic_mlops.pricing import estimate
+
+    constraints = _require(state.constraints, "constraints")
+    plan = _require(state.plan, "plan")
+    priced = estimate(plan, constraints)
+    review = ctx.provider.critique_cost(constraints, plan, priced)
+    cost = priced.model_copy(update={"findings": review.value})
+    ctx.emit(EventType.COST_UPDATE, _dump(cost))
+    ctx.reason_card(review.explanation)
+    return {"cost": _dump(cost)}
+
+
+def policy_eval(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Check the plan and its cost against the organisation's policy rules."""
+    from agentic_mlops.policy import evaluate
+
+    report = evaluate(
+        _require(state.constraints, "constraints"), _require(state.plan, "plan"), state.cost
+    )
+    ctx.emit(EventType.POLICY_UPDATE, _dump(report))
+    failed = report.failed()
+    passed = sum(1 for r in report.results if r.status == "pass")
+    decision = f"Policy {report.overall.upper()}: {passed} passed, {len(failed)} failed"
+    if failed:
+        decision += " (" + ", ".join(f"{r.rule_id} {r.severity}" for r in failed) + ")"
+    ctx.reason_card(
+        Explanation(
+            decision=decision,
+            rationale=" ".join(f"{r.rule_id}: {r.evidence}" for r in failed)
+            or "Every applicable rule of the ruleset passed.",
+            confidence=1.0,
+        ),
+        provider="platform",
+        model=f"policy-ruleset:{report.ruleset}",
+        pack_hash=report.ruleset_hash,
+    )
+    return {"policy": _dump(report)}
+
+
+# approval -------------------------------------------------------------------------------
+
+
+def approval_summary(state: MLOpsProjectState) -> dict[str, Any]:
+    """Return what an approver needs to see to decide."""
+    plan = _require(state.plan, "plan")
+    cost, policy, critique = state.cost, state.policy, state.technical_critique
+    return {
+        "plan": plan.name,
+        "region": plan.region,
+        "summary": plan.summary,
+        "services": plan.services(),
+        "monthly_total_usd": cost.monthly_total_usd if cost else None,
+        "budget_monthly_usd": cost.budget_monthly_usd if cost else None,
+        "policy": policy.overall if policy else None,
+        "failed_rules": [r.rule_id for r in policy.failed()] if policy else [],
+        "technical_verdict": critique.verdict if critique else None,
+    }
+
+
+def gate_hitl(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Pause until an approver approves or rejects the plan."""
+    request = {"kind": "approval", **approval_summary(state)}
+    ctx.reason_card(
+        Explanation(
+            decision=f"Wait for an approver: policy {request['policy']}, estimated"
+            f" ${request['monthly_total_usd'] or 0:,.2f}/month.",
+            rationale="Nothing is generated before a human approves; the approver's comment"
+            " may still change the constraints.",
+            confidence=1.0,
+        ),
+        provider="platform",
+        model="human-gate",
+    )
+    ctx.emit(EventType.APPROVAL_REQUESTED, request)
+    response = interrupt(request)
+    decision = ApprovalDecision.model_validate(response)
+    ctx.emit(EventType.APPROVAL_DECIDED, _dump(decision))
+    return {"approval": _dump(decision)}
+
+
+def process_approval_feedback(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Apply the approver's comment to the constraints, or close a rejected run."""
+    approval = _require(state.approval, "approval")
+    constraints = _require(state.constraints, "constraints")
+    if approval.decision == "reject":
+        ctx.reason_card(
+            Explanation(
+                decision=f"Rejected by {approval.approver}; nothing will be generated.",
+                rationale=approval.comment or "No comment given.",
+                confidence=1.0,
+            ),
+            provider="platform",
+            model="approval",
+        )
+        return {"status": "rejected", "feedback": _dump(FeedbackResult())}
+    if not approval.comment:
+        ctx.reason_card(
+            Explanation(
+                decision=f"Approved by {approval.approver} without changes.",
+                rationale="No comment, so the constraints stand as planned.",
+                confidence=1.0,
+            ),
+            provider="platform",
+            model="approval",
+        )
+        return {"status": "approved", "feedback": _dump(FeedbackResult())}
+    result = ctx.provider.interpret_feedback(approval.comment, constraints)
+    updated, feedback = result.value
+    ctx.reason_card(result.explanation)
+    if feedback.changes:
+        ctx.emit(
+            EventType.CONSTRAINTS_UPDATE,
+            {"constraints": _dump(updated), "changes": [_dump(c) for c in feedback.changes]},
+        )
+    return {"status": "approved", "constraints": _dump(updated), "feedback": _dump(feedback)}

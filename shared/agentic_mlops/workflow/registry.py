@@ -1,0 +1,60 @@
+"""The one definition of the workflow's nodes and their order.
+
+Everything else (the LangGraph graph, later the Step Functions definition and its tests)
+is derived from or checked against :data:`NODES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from agentic_mlops.workflow import nodes
+from agentic_mlops.workflow.runtime import NodeFn
+
+Stage = Literal["intake", "planning", "approval"]
+WaitKind = Literal["question", "approval"]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node of the workflow."""
+
+    name: str
+    fn: NodeFn
+    stage: Stage
+    waits_for: WaitKind | None = None
+
+
+NODES: tuple[NodeSpec, ...] = (
+    NodeSpec("extract_constraints", nodes.extract_constraints, "intake"),
+    NodeSpec("coverage_check", nodes.coverage_check, "intake"),
+    NodeSpec("adaptive_questioner", nodes.adaptive_questioner, "intake"),
+    NodeSpec("gate_user_input", nodes.gate_user_input, "intake", waits_for="question"),
+    NodeSpec("planner", nodes.planner, "planning"),
+    NodeSpec("critic_tech", nodes.critic_tech, "planning"),
+    NodeSpec("critic_cost", nodes.critic_cost, "planning"),
+    NodeSpec("policy_eval", nodes.policy_eval, "planning"),
+    NodeSpec("gate_hitl", nodes.gate_hitl, "approval", waits_for="approval"),
+    NodeSpec("process_approval_feedback", nodes.process_approval_feedback, "approval"),
+)
+
+NODE_ORDER: tuple[str, ...] = tuple(spec.name for spec in NODES)
+INTAKE_NODES: tuple[str, ...] = tuple(s.name for s in NODES if s.stage == "intake")
+MAIN_NODES: tuple[str, ...] = tuple(s.name for s in NODES if s.stage != "intake")
+"""The main graph's nodes, chained by normal edges in this order."""
+
+QUESTION_NODES = ("adaptive_questioner", "gate_user_input")
+"""The intake nodes that run only while mandatory fields are missing."""
+
+
+def spec(name: str) -> NodeSpec:
+    """Return the node spec of ``name``.
+
+    Raises:
+        KeyError: if there is no such node.
+    """
+    for candidate in NODES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"unknown node {name!r}; nodes: {', '.join(NODE_ORDER)}")

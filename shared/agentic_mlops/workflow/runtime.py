@@ -1,0 +1,154 @@
+"""What every node goes through: idempotency, Reason Cards, events and streaming.
+
+A node function is plain: ``fn(state, ctx) -> update``. :func:`instrument` turns it into a
+LangGraph node that
+
+1. computes the node-run key ``sha256(thread_id | node | canonical_json_hash(state))`` and
+   returns the cached output when a succeeded run with that key exists (a replay after a
+   crash never executes a completed node twice);
+2. runs the node, collecting the events it emits;
+3. stores the output and the events in one transaction, then streams the events that
+   were newly stored through LangGraph's stream writer (custom stream mode).
+
+A node that pauses with ``interrupt()`` has its events (a question, an approval request)
+stored and streamed before the pause; when it runs again on resume, the same events are
+deduplicated by key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphInterrupt
+from langgraph.runtime import Runtime
+
+from agentic_mlops.canonical import canonical_json_hash, node_run_key
+from agentic_mlops.domain import Explanation, MLOpsProjectState, ReasonCard
+from agentic_mlops.persistence.models import AgentRun, NewEvent
+from agentic_mlops.persistence.store import PlatformStore
+from agentic_mlops.providers import OrchestrationProvider
+from agentic_mlops.streaming import EventType
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Per-run dependencies, handed to nodes through LangGraph's runtime context."""
+
+    store: PlatformStore
+    provider: OrchestrationProvider
+
+
+@dataclass
+class NodeContext:
+    """What a node function may use: the provider and an event emitter."""
+
+    node: str
+    provider: OrchestrationProvider
+    inputs_digest: str
+    started_at: datetime
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _clock: float = field(default_factory=time.perf_counter)
+
+    def emit(self, event_type: EventType, payload: dict[str, Any]) -> None:
+        """Queue an event; it is stored and streamed when the node finishes or pauses."""
+        self.events.append((event_type.value, payload))
+
+    def reason_card(
+        self,
+        explanation: Explanation,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        pack_hash: str | None = None,
+    ) -> ReasonCard:
+        """Emit the node's Reason Card from an explanation and return it."""
+        card = ReasonCard(
+            node=self.node,
+            decision=explanation.decision,
+            rationale=explanation.rationale,
+            alternatives=explanation.alternatives,
+            confidence=explanation.confidence,
+            inputs_digest=self.inputs_digest,
+            provider=provider or self.provider.name,
+            model=model or self.provider.model,
+            few_shot_pack_hash=pack_hash or self.provider.pack_hash(),
+            started_at=self.started_at.isoformat(),
+            duration_ms=round((time.perf_counter() - self._clock) * 1000, 3),
+        )
+        self.emit(EventType.REASON_CARD, card.model_dump(mode="json"))
+        return card
+
+
+NodeFn = Callable[[MLOpsProjectState, NodeContext], dict[str, Any]]
+LangGraphNode = Callable[[MLOpsProjectState, RunnableConfig, Runtime[RunContext]], dict[str, Any]]
+
+
+def instrument(name: str, fn: NodeFn) -> LangGraphNode:
+    """Wrap a node function with idempotency, event logging and streaming."""
+
+    def node(
+        state: MLOpsProjectState, config: RunnableConfig, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
+        store, provider = runtime.context.store, runtime.context.provider
+        thread_id = config["configurable"]["thread_id"]
+        step = config.get("metadata", {}).get("langgraph_step")
+        input_state = state.model_dump(mode="json")
+        key = node_run_key(thread_id, name, input_state)
+        cached = store.succeeded_output(key)
+        if cached is not None:
+            return cached
+
+        input_hash = canonical_json_hash(input_state)
+        ctx = NodeContext(name, provider, input_hash, datetime.now(UTC))
+
+        def record(status: str, output: dict[str, Any] | None, error: str | None) -> None:
+            run = AgentRun(
+                key=key,
+                decision_set_id=thread_id,
+                node=name,
+                input_hash=input_hash,
+                status=status,
+                output=output,
+                error=error,
+                executions=1,
+                duration_ms=round((time.perf_counter() - ctx._clock) * 1000, 3),
+            )
+            events = _new_events(ctx, name, input_hash, step) if status == "succeeded" else []
+            for stored in store.complete_run(run, events):
+                runtime.stream_writer(stored.message())
+
+        try:
+            output = fn(state, ctx)
+        except GraphInterrupt:
+            # Pausing is not completing: store and stream what was emitted before the
+            # pause (deduplicated on resume) without recording a node run.
+            for stored in store.append_events(thread_id, _new_events(ctx, name, input_hash, step)):
+                runtime.stream_writer(stored.message())
+            raise
+        except Exception as exc:
+            record("failed", None, f"{type(exc).__name__}: {exc}")
+            raise
+        record("succeeded", output, None)
+        return output
+
+    node.__name__ = name
+    node.__qualname__ = name
+    return node
+
+
+def _new_events(ctx: NodeContext, node: str, input_hash: str, step: int | None) -> list[NewEvent]:
+    return [
+        NewEvent(
+            type=event_type,
+            payload=payload,
+            node=node,
+            step=step,
+            dedupe_key=f"{node}:{input_hash}:{index}",
+        )
+        for index, (event_type, payload) in enumerate(ctx.events)
+    ]
