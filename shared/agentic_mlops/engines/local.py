@@ -137,7 +137,9 @@ class LocalEngine(Engine):
             if wait.status == "decided":
                 return self._resume_wait(decision_set_id, wait)
             return self._settle(decision_set_id)
-        if snapshot.next or not snapshot.values:
+        if snapshot.tasks or not snapshot.values:
+            # ``tasks`` (not ``next``) also holds a task that finished before the crash
+            # and whose writes wait to be applied.
             return self._drive(decision_set_id, None, "resume")
         return self._settle(decision_set_id)
 
@@ -235,7 +237,7 @@ class LocalEngine(Engine):
             kind = interrupt.value["kind"]
             pending = self._store.open_wait(decision_set_id, kind, interrupt.id, interrupt.value)
             status = _WAIT_STATUS[kind]
-        elif snapshot.next or state is None:
+        elif snapshot.tasks or state is None:
             status = "running"
         else:
             status = state.status

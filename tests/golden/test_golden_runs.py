@@ -1,0 +1,187 @@
+"""Golden runs: five reference workloads through the whole graph, from request to approval.
+
+Each run is compared with its snapshot in ``expected/`` (services, sizing, cost, policy);
+regenerate the snapshots after an intended change with ``UPDATE_GOLDEN=1 scripts/test -k golden``
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from agentic_mlops.domain import ApprovalDecision, MLOpsProjectState, Plan
+from agentic_mlops.engines.local import LocalEngine
+
+HERE = Path(__file__).parent
+WORKLOADS: dict[str, dict] = json.loads((HERE / "workloads.json").read_text())
+EXPECTED = HERE / "expected"
+ALWAYS = {"storage", "training", "orchestration", "model_registry", "monitoring", "ci_cd"}
+
+
+def run_workload(engine: LocalEngine, name: str) -> MLOpsProjectState:
+    workload = WORKLOADS[name]
+    paused = engine.start(f"golden-{name}", workload["request"], workload["answers"])
+    assert paused.status == "awaiting_approval", paused.pending
+    done = engine.decide(
+        paused.decision_set.id,
+        ApprovalDecision(decision="approve", comment=workload["comment"], approver="golden"),
+    )
+    assert done.status == "approved"
+    return done.state
+
+
+def snapshot(state: MLOpsProjectState) -> dict:
+    plan, cost, policy = state.plan, state.cost, state.policy
+    return {
+        "constraints": state.constraints.model_dump(mode="json", exclude={"summary"}),
+        "plan": plan.name,
+        "region": plan.region,
+        "components": {
+            c.id: {
+                "service": c.service,
+                **{
+                    k: v
+                    for k, v in c.config.items()
+                    if k in {"instance_type", "instance_count", "spot", "shards", "kpu"}
+                },
+            }
+            for c in plan.components
+        },
+        "networking": plan.networking.model_dump(mode="json"),
+        "monthly_total_usd": cost.monthly_total_usd,
+        "line_items": len(cost.line_items),
+        "technical_verdict": state.technical_critique.verdict,
+        "policy": {r.rule_id: r.status for r in policy.results},
+    }
+
+
+@pytest.fixture(scope="module")
+def golden_states(database) -> dict[str, MLOpsProjectState]:
+    from agentic_mlops.providers.offline import OfflineProvider
+
+    engine = LocalEngine(database, OfflineProvider())
+    return {name: run_workload(engine, name) for name in WORKLOADS}
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_golden_run_matches_its_snapshot(golden_states, name: str) -> None:
+    actual = snapshot(golden_states[name])
+    path = EXPECTED / f"{name}.json"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        EXPECTED.mkdir(exist_ok=True)
+        path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
+    assert path.exists(), f"no snapshot {path}; run with UPDATE_GOLDEN=1 once and review it"
+    assert actual == json.loads(path.read_text())
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_golden_plan_is_valid_policy_compliant_and_complete(golden_states, name: str) -> None:
+    state = golden_states[name]
+    plan = Plan.model_validate(state.plan.model_dump())
+    assert ALWAYS <= plan.capabilities()
+    assert plan.encryption.at_rest != "none"
+    assert all(c.encrypted_at_rest for c in plan.components if c.stores_data)
+    assert state.policy.overall == "pass", [r.rule_id for r in state.policy.failed()]
+    assert state.cost.within_budget is True
+    assert state.cost.monthly_total_usd == pytest.approx(
+        sum(item.monthly_usd for item in state.cost.line_items), abs=0.05
+    )
+    assert state.cost.catalogue_source and state.cost.catalogue_date
+
+
+def _services(state: MLOpsProjectState) -> set[str]:
+    return set(state.plan.services())
+
+
+@pytest.mark.golden
+def test_each_workload_gets_the_architecture_its_words_ask_for(golden_states) -> None:
+    batch, realtime = golden_states["batch_tabular"], golden_states["realtime_low_latency"]
+    streaming, llm = golden_states["streaming"], golden_states["llm_fine_tuning"]
+    phi = golden_states["regulated_phi"]
+
+    assert "sagemaker_batch_transform" in _services(batch)
+    assert "sagemaker_endpoint" not in _services(batch)
+    assert batch.plan.region == "eu-west-1"
+    assert batch.constraints.use_spot_training is True  # from the approver's comment
+
+    endpoint = realtime.plan.by_service("sagemaker_endpoint")[0]
+    assert endpoint.config["instance_count"] >= 2
+    assert str(endpoint.config["instance_type"]).startswith("ml.c")  # compute-optimised
+
+    assert {"kinesis_data_streams", "managed_flink", "sagemaker_feature_store"} <= _services(
+        streaming
+    )
+    training = llm.plan.by_service("sagemaker_training")[0]
+    assert str(training.config["instance_type"]).startswith(("ml.g5", "ml.p4"))
+    assert "ecr" in _services(llm)
+
+    for regulated in (batch, realtime, phi):
+        assert regulated.plan.networking.private_subnets
+        assert not regulated.plan.networking.internet_egress
+        assert regulated.plan.encryption.at_rest == "aws-kms-cmk"
+    assert "audit" in phi.plan.capabilities()
+    assert streaming.plan.networking.private_subnets is False  # no regulated data
+
+
+@pytest.mark.golden
+def test_costs_differ_plausibly_between_workloads(golden_states) -> None:
+    totals = {name: state.cost.monthly_total_usd for name, state in golden_states.items()}
+    assert len(set(totals.values())) == len(totals)
+    cheapest = min(totals, key=totals.get)
+    assert cheapest in {"batch_tabular", "regulated_phi"}
+    for always_on in ("realtime_low_latency", "streaming", "llm_fine_tuning"):
+        assert totals[always_on] > totals["batch_tabular"]
+    gpu_lines = [
+        i
+        for i in golden_states["llm_fine_tuning"].cost.line_items
+        if "g5" in i.description or "p4" in i.description
+    ]
+    assert gpu_lines
+
+
+@pytest.mark.golden
+def test_same_input_same_output(database) -> None:
+    from agentic_mlops.providers.offline import OfflineProvider
+
+    engine = LocalEngine(database, OfflineProvider())
+    first = run_workload(engine, "streaming")
+    second = run_workload(engine, "streaming")
+    assert first.plan == second.plan
+    assert first.cost == second.cost
+    assert first.policy == second.policy
+
+
+VIOLATIONS = {
+    "residency": (
+        "Nightly churn model on 40 GB of customer data with PII in us-east-1; the data must"
+        " stay in the EU; budget $1,500/month.",
+        "POL-RES-001",
+    ),
+    "budget": (
+        "Fine-tune a Llama 3 70B LLM on 5 TB of documents (no personal data) in us-east-1 with"
+        " GPUs, weekly retraining, real-time endpoint with p99 under 1 second at 50 requests"
+        " per second, budget $500/month.",
+        "POL-COST-001",
+    ),
+}
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("case", list(VIOLATIONS))
+def test_a_violating_request_fails_policy_with_the_right_rule(database, case: str) -> None:
+    from agentic_mlops.providers.offline import OfflineProvider
+
+    request, rule_id = VIOLATIONS[case]
+    outcome = LocalEngine(database, OfflineProvider()).start(f"golden-violation-{case}", request)
+    assert outcome.status == "awaiting_approval"
+    assert outcome.state.policy.overall == "fail"
+    assert rule_id in {r.rule_id for r in outcome.state.policy.failed()}
+    assert outcome.pending.request["failed_rules"] == [
+        r.rule_id for r in outcome.state.policy.failed()
+    ]

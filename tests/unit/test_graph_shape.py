@@ -1,0 +1,212 @@
+"""The shape of the LangGraph graphs and their derivation from the node registry."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+from langgraph.graph import END, START
+
+from agentic_mlops.domain import ConstraintSchema, MLOpsProjectState
+from agentic_mlops.workflow import nodes
+from agentic_mlops.workflow.graph import build_graph, route_after_coverage
+from agentic_mlops.workflow.registry import (
+    INTAKE_NODES,
+    MAIN_NODES,
+    NODE_ORDER,
+    NODES,
+    QUESTION_NODES,
+    spec,
+)
+
+EXPECTED_ORDER = (
+    "extract_constraints",
+    "coverage_check",
+    "adaptive_questioner",
+    "gate_user_input",
+    "planner",
+    "critic_tech",
+    "critic_cost",
+    "policy_eval",
+    "gate_hitl",
+    "process_approval_feedback",
+)
+PLANNING_NODES = ("planner", "critic_tech", "critic_cost", "policy_eval")
+
+
+def edges(intake_only: bool = False) -> set[tuple[str, str, bool, str | None]]:
+    graph = build_graph(intake_only=intake_only).get_graph()
+    return {(e.source, e.target, e.conditional, e.data) for e in graph.edges}
+
+
+def graph_nodes(intake_only: bool = False) -> set[str]:
+    return set(build_graph(intake_only=intake_only).get_graph().nodes) - {START, END}
+
+
+def state_with(constraints: ConstraintSchema | None) -> MLOpsProjectState:
+    return MLOpsProjectState(
+        decision_set_id="ds-1",
+        project_id="prj-1",
+        request="r",
+        constraints=constraints,
+        coverage=constraints.coverage() if constraints else None,
+    )
+
+
+# registry -------------------------------------------------------------------------------
+
+
+def test_node_order_is_the_documented_workflow() -> None:
+    # Given the registry
+    # When its order is read
+    # Then it is exactly the workflow's ten nodes in order
+    assert NODE_ORDER == EXPECTED_ORDER
+
+
+def test_registry_splits_intake_from_main_nodes() -> None:
+    # Given the registry
+    # When the nodes are grouped by stage
+    # Then intake holds the first four, the main graph the rest, in order
+    assert INTAKE_NODES == EXPECTED_ORDER[:4]
+    assert MAIN_NODES == EXPECTED_ORDER[4:]
+    assert set(QUESTION_NODES) <= set(INTAKE_NODES)
+
+
+def test_registry_binds_each_name_to_its_node_function_and_wait_kind() -> None:
+    # Given the registry's specs
+    # When each is looked up by name
+    # Then it points at the same-named function of nodes.py; only the gates wait
+    for node_spec in NODES:
+        assert spec(node_spec.name) is node_spec
+        assert node_spec.fn is getattr(nodes, node_spec.name)
+    waits = {s.name: s.waits_for for s in NODES if s.waits_for}
+    assert waits == {"gate_user_input": "question", "gate_hitl": "approval"}
+
+
+def test_unknown_node_name_raises_key_error() -> None:
+    # Given a name that is not a node
+    # When it is looked up
+    # Then a KeyError names it
+    with pytest.raises(KeyError, match="unknown node 'deploy'"):
+        spec("deploy")
+
+
+# full graph -----------------------------------------------------------------------------
+
+
+def test_every_registry_node_is_a_graph_node() -> None:
+    # Given the full graph
+    # When its nodes are listed
+    # Then they are exactly the registry's nodes
+    assert graph_nodes() == set(NODE_ORDER)
+
+
+def test_main_nodes_are_chained_by_normal_edges_in_registry_order() -> None:
+    # Given the full graph's edges
+    found = edges()
+
+    # When the main nodes are walked in order
+    # Then each is followed by the next through a normal edge, and the last ends the run
+    for upstream, downstream in pairwise(MAIN_NODES):
+        assert (upstream, downstream, False, None) in found
+    assert (MAIN_NODES[-1], END, False, None) in found
+    main_out = {(s, t) for s, t, _, _ in found if s in MAIN_NODES}
+    assert main_out == {*pairwise(MAIN_NODES), (MAIN_NODES[-1], END)}
+
+
+def test_full_graph_has_exactly_the_intake_loop_and_main_chain() -> None:
+    # Given the full graph
+    # When its edges are listed
+    found = edges()
+
+    # Then they are the intake loop, the coverage branch and the main chain, nothing else
+    assert found == {
+        (START, "extract_constraints", False, None),
+        ("extract_constraints", "coverage_check", False, None),
+        ("coverage_check", "adaptive_questioner", True, "ask"),
+        ("coverage_check", "planner", True, "plan"),
+        ("adaptive_questioner", "gate_user_input", False, None),
+        ("gate_user_input", "extract_constraints", False, None),
+        ("planner", "critic_tech", False, None),
+        ("critic_tech", "critic_cost", False, None),
+        ("critic_cost", "policy_eval", False, None),
+        ("policy_eval", "gate_hitl", False, None),
+        ("gate_hitl", "process_approval_feedback", False, None),
+        ("process_approval_feedback", END, False, None),
+    }
+
+
+def test_intake_loop_returns_from_the_user_gate_to_extraction() -> None:
+    # Given the full graph's edges
+    found = edges()
+
+    # When the intake loop is followed
+    # Then questions lead to the gate, and the gate back to extraction
+    assert ("coverage_check", "adaptive_questioner", True, "ask") in found
+    assert ("adaptive_questioner", "gate_user_input", False, None) in found
+    assert ("gate_user_input", "extract_constraints", False, None) in found
+    assert ("extract_constraints", "coverage_check", False, None) in found
+
+
+# routing --------------------------------------------------------------------------------
+
+
+def test_route_after_coverage_plans_when_coverage_is_complete() -> None:
+    # Given a state whose mandatory fields are all known
+    constraints = ConstraintSchema(
+        deployment_mode="batch",
+        region="eu-west-1",
+        data_volume_gb=10,
+        budget={"amount": 100, "monthly_usd": 100},
+        data_sensitivity=[],
+    )
+
+    # When the route after coverage is chosen
+    # Then it plans
+    assert route_after_coverage(state_with(constraints)) == "plan"
+
+
+def test_route_after_coverage_asks_when_mandatory_fields_are_missing() -> None:
+    # Given a state missing mandatory fields
+    constraints = ConstraintSchema(deployment_mode="batch", region="eu-west-1")
+
+    # When the route after coverage is chosen
+    # Then it asks
+    assert route_after_coverage(state_with(constraints)) == "ask"
+
+
+def test_route_after_coverage_asks_when_coverage_was_never_computed() -> None:
+    # Given a state without a coverage report
+    # When the route after coverage is chosen
+    # Then it asks rather than planning blind
+    assert route_after_coverage(state_with(None)) == "ask"
+
+
+# intake-only graph ----------------------------------------------------------------------
+
+
+def test_intake_only_graph_has_no_planning_or_approval_nodes() -> None:
+    # Given the intake-only graph
+    found_nodes = graph_nodes(intake_only=True)
+
+    # When its nodes are listed
+    # Then only the intake nodes are there
+    assert found_nodes == set(INTAKE_NODES)
+    assert found_nodes.isdisjoint(PLANNING_NODES)
+    assert found_nodes.isdisjoint({"gate_hitl", "process_approval_feedback"})
+
+
+def test_intake_only_graph_ends_when_coverage_is_complete() -> None:
+    # Given the intake-only graph
+    # When its edges are listed
+    found = edges(intake_only=True)
+
+    # Then a complete coverage ends the run and the intake loop is kept
+    assert found == {
+        (START, "extract_constraints", False, None),
+        ("extract_constraints", "coverage_check", False, None),
+        ("coverage_check", "adaptive_questioner", True, "ask"),
+        ("coverage_check", END, True, "plan"),
+        ("adaptive_questioner", "gate_user_input", False, None),
+        ("gate_user_input", "extract_constraints", False, None),
+    }
