@@ -84,7 +84,7 @@ def test_golden_run_matches_its_snapshot(golden_states, name: str) -> None:
 def test_golden_plan_is_valid_policy_compliant_and_complete(golden_states, name: str) -> None:
     state = golden_states[name]
     plan = Plan.model_validate(state.plan.model_dump())
-    assert ALWAYS <= plan.capabilities()
+    assert plan.capabilities() >= ALWAYS
     assert plan.encryption.at_rest != "none"
     assert all(c.encrypted_at_rest for c in plan.components if c.stores_data)
     assert state.policy.overall == "pass", [r.rule_id for r in state.policy.failed()]

@@ -86,14 +86,19 @@ def count_decision_sets(database: Database) -> int:
 
 
 def assert_one_line_error(result: Result, *fragments: str) -> str:
-    """The output is exactly one non-empty line, an error naming every fragment."""
+    """Stderr is exactly one non-empty line, an error naming every fragment; stdout is
+    empty, or (with --json) one JSON error document carrying the same message."""
     assert "Traceback" not in result.text, result.text
-    lines = [line for line in result.text.splitlines() if line.strip()]
+    lines = [line for line in result.err.splitlines() if line.strip()]
     assert len(lines) == 1, result.text
     line = lines[0]
     assert "error" in line.lower(), line
     for fragment in fragments:
         assert fragment.lower() in line.lower(), line
+    if result.out.strip():
+        error = result.json()["error"]
+        assert error["exit_code"] == result.code
+        assert error["message"] in line
     return line
 
 
@@ -304,7 +309,13 @@ def test_an_empty_request_is_refused(
     # Then it is refused in one line (exit 2) and nothing is created
     assert result.code == 2, result.text
     assert_one_line_error(result, "request is empty")
-    assert result.out == ""
+    assert result.json() == {
+        "error": {
+            "code": "invalid_input",
+            "message": "the request is empty; describe the ML workload in plain words",
+            "exit_code": 2,
+        }
+    }
     assert count_decision_sets(database) == before
 
 
@@ -568,11 +579,6 @@ def test_an_answers_file_works_like_answer_flags_and_the_flags_win(
 # product bugs ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="errors are printed as rich markup: an id like '[/x]' raises MarkupError (Traceback,"
-    " exit 1) instead of a one-line 'no decision set' error with exit 2",
-    strict=True,
-)
 def test_an_unknown_id_with_brackets_is_refused_in_one_line(cli: Cli, database: Database) -> None:
     # Given the decision sets stored so far
     before = count_decision_sets(database)
@@ -586,11 +592,6 @@ def test_an_unknown_id_with_brackets_is_refused_in_one_line(cli: Cli, database: 
     assert count_decision_sets(database) == before
 
 
-@pytest.mark.xfail(
-    reason="an answers file that is not UTF-8 raises UnicodeDecodeError (Traceback, exit 1);"
-    " parse_answers only catches OSError and JSONDecodeError",
-    strict=True,
-)
 def test_an_answers_file_that_is_not_utf8_is_refused_in_one_line(
     cli: Cli, project: str, database: Database, tmp_path: Path
 ) -> None:
@@ -608,11 +609,6 @@ def test_an_answers_file_that_is_not_utf8_is_refused_in_one_line(
     assert count_decision_sets(database) == before
 
 
-@pytest.mark.xfail(
-    reason="a --comment over 4000 characters fails ApprovalDecision validation with a pydantic"
-    " ValidationError (Traceback, exit 1) instead of a one-line error with exit 2",
-    strict=True,
-)
 def test_an_over_long_comment_is_refused_in_one_line(
     cli: Cli, project: str, database: Database
 ) -> None:
@@ -628,11 +624,6 @@ def test_an_over_long_comment_is_refused_in_one_line(
     assert database.store.get_decision_set(ds_id).status == "awaiting_approval"
 
 
-@pytest.mark.xfail(
-    reason="error messages go through rich, which wraps them at the console width (80 columns"
-    " when output is not a terminal), so a long error spans several lines",
-    strict=True,
-)
 def test_a_long_error_stays_on_one_line_at_the_default_width(
     cli: Cli, project: str, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

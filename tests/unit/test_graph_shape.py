@@ -67,8 +67,8 @@ def test_registry_splits_intake_from_main_nodes() -> None:
     # Given the registry
     # When the nodes are grouped by stage
     # Then intake holds the first four, the main graph the rest, in order
-    assert INTAKE_NODES == EXPECTED_ORDER[:4]
-    assert MAIN_NODES == EXPECTED_ORDER[4:]
+    assert EXPECTED_ORDER[:4] == INTAKE_NODES
+    assert EXPECTED_ORDER[4:] == MAIN_NODES
     assert set(QUESTION_NODES) <= set(INTAKE_NODES)
 
 

@@ -110,6 +110,8 @@ def parse_answers(pairs: Sequence[str], answers_file: Path | None) -> dict[str, 
             loaded = json.loads(answers_file.read_text(encoding="utf-8"))
         except OSError as exc:
             raise InvalidInput(f"cannot read answers file {answers_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"answers file {answers_file} is not UTF-8 text") from exc
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"answers file {answers_file} is not valid JSON (line {exc.lineno}: {exc.msg})"
@@ -136,21 +138,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from rich.console import Console
 
-    console = Console(stderr=getattr(args, "json", False), highlight=False)
+    json_mode = getattr(args, "json", False)
+    console = Console(stderr=json_mode, highlight=False)
     try:
         return _dispatch(args, console)
-    except (InvalidInput, NotFound) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return EXIT_INPUT
-    except Conflict as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return EXIT_CONFLICT
     except PlatformError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return EXIT_FAILED
+        return _report_error(exc, json_mode)
     except KeyboardInterrupt:
-        console.print("interrupted; the decision set keeps its last checkpoint")
+        print("interrupted; the decision set keeps its last checkpoint", file=sys.stderr)
         return 130
+
+
+def _report_error(exc: PlatformError, json_mode: bool) -> int:
+    """Print one line on stderr (and a JSON error document with --json); return the code."""
+    if isinstance(exc, InvalidInput | NotFound):
+        code = EXIT_INPUT
+    elif isinstance(exc, Conflict):
+        code = EXIT_CONFLICT
+    else:
+        code = EXIT_FAILED
+    message = " ".join(str(exc).split())
+    print(f"agentic-mlops: error: {message}", file=sys.stderr)
+    if json_mode:
+        print(json.dumps({"error": {"code": exc.code, "message": message, "exit_code": code}}))
+    return code
 
 
 def _dispatch(args: argparse.Namespace, console: Any) -> int:

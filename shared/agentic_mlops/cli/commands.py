@@ -90,13 +90,19 @@ def _interactive(args: argparse.Namespace) -> bool:
     return not args.no_input and sys.stdin.isatty()
 
 
+def _decision(decision: str, comment: str | None, args: argparse.Namespace) -> ApprovalDecision:
+    from pydantic import ValidationError
+
+    try:
+        return ApprovalDecision(decision=decision, comment=comment, approver=_approver(args))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"invalid decision: {problems}") from exc
+
+
 def _decision_from_flags(args: argparse.Namespace) -> ApprovalDecision | None:
     if getattr(args, "approve", False) or getattr(args, "reject", False):
-        return ApprovalDecision(
-            decision="approve" if args.approve else "reject",
-            comment=args.comment,
-            approver=_approver(args),
-        )
+        return _decision("approve" if args.approve else "reject", args.comment, args)
     return None
 
 
@@ -122,7 +128,7 @@ def _ask_decision(args: argparse.Namespace, console: Console) -> ApprovalDecisio
     if choice == "later":
         return None
     comment = Prompt.ask("Comment (optional)", default="", console=console) or None
-    return ApprovalDecision(decision=choice, comment=comment, approver=_approver(args))
+    return _decision(choice, comment, args)
 
 
 def _drive_to_end(
@@ -210,10 +216,7 @@ def cmd_answer(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_decide(args: argparse.Namespace, console: Console, decision: str) -> int:
     with _engine(args, console) as engine:
-        outcome = engine.decide(
-            args.id,
-            ApprovalDecision(decision=decision, comment=args.comment, approver=_approver(args)),
-        )
+        outcome = engine.decide(args.id, _decision(decision, args.comment, args))
         return _report(outcome, args, console)
 
 

@@ -214,7 +214,8 @@ class LocalEngine(Engine):
                 if mode == "custom":
                     sink(chunk)
         except Exception as exc:
-            logger.exception("workflow failed for %s", decision_set_id)
+            logger.error("workflow failed for %s: %s: %s", decision_set_id, type(exc).__name__, exc)
+            logger.debug("workflow failure details", exc_info=True)
             self._store.finish_job(job_id, "failed", f"{type(exc).__name__}: {exc}")
             self._link_checkpoints(decision_set_id)
             self._store.set_status(decision_set_id, "failed")

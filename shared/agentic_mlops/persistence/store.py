@@ -42,6 +42,66 @@ _WAIT_COLUMNS = (
 )
 
 
+_UPSERT_RUN_SQL = """
+INSERT INTO agent_runs (key, decision_set_id, node, input_hash, status, output, error,
+                        duration_ms)
+VALUES (%(key)s, %(ds)s, %(node_name)s, %(input_hash)s, %(status)s, %(output)s, %(error)s,
+        %(duration_ms)s)
+ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output,
+    error = EXCLUDED.error, duration_ms = EXCLUDED.duration_ms,
+    executions = agent_runs.executions + 1, updated_at = now()
+"""
+
+_INSERT_EVENTS_SQL = """
+bump AS (
+    UPDATE decision_sets SET last_event_seq = last_event_seq + %(n)s
+    WHERE id = %(ds)s
+    RETURNING last_event_seq - %(n)s AS base
+)
+INSERT INTO events (decision_set_id, seq, type, node, payload, step, dedupe_key)
+SELECT %(ds)s, bump.base + e.ord, e.type, e.node, e.payload, e.step, e.key
+FROM bump, unnest(
+    %(ord)s::int[], %(type)s::text[], %(node)s::text[], %(payload)s::jsonb[], %(step)s::int[],
+    %(dedupe_keys)s::text[]
+) AS e(ord, type, node, payload, step, key)
+ORDER BY e.ord
+ON CONFLICT (decision_set_id, dedupe_key) DO NOTHING
+RETURNING *
+"""
+"""Reserves a range of sequence numbers and inserts the events, in one statement."""
+
+
+def _event_params(decision_set_id: str, events: Sequence[NewEvent]) -> dict[str, Any]:
+    return {
+        "ds": decision_set_id,
+        "n": len(events),
+        "ord": list(range(1, len(events) + 1)),
+        "type": [e.type for e in events],
+        "node": [e.node for e in events],
+        "payload": [Jsonb(e.payload) for e in events],
+        "step": [e.step for e in events],
+        "dedupe_keys": [e.dedupe_key for e in events],
+    }
+
+
+def _run_params(run: AgentRun) -> dict[str, Any]:
+    return {
+        "key": run.key,
+        "ds": run.decision_set_id,
+        "node_name": run.node,
+        "input_hash": run.input_hash,
+        "status": run.status,
+        "output": None if run.output is None else Jsonb(run.output),
+        "error": run.error,
+        "duration_ms": run.duration_ms,
+    }
+
+
+def _decision_set_exists(conn: psycopg.Connection[Any], decision_set_id: str) -> bool:
+    row = conn.execute("SELECT 1 FROM decision_sets WHERE id = %s", (decision_set_id,))
+    return row.fetchone() is not None
+
+
 def new_id(prefix: str) -> str:
     """Return a new short random id such as ``ds-3f2a9c1b7d4e``."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -200,35 +260,22 @@ class PostgresStore(PlatformStore):
 
     @staticmethod
     def _insert_events(
-        conn: psycopg.Connection[Any], decision_set_id: str, events: Sequence[NewEvent]
+        conn: psycopg.Connection[Any],
+        decision_set_id: str,
+        events: Sequence[NewEvent],
+        *,
+        run: AgentRun | None = None,
     ) -> list[Event]:
-        row = conn.execute(
-            "UPDATE decision_sets SET last_event_seq = last_event_seq + %s WHERE id = %s"
-            " RETURNING last_event_seq",
-            (len(events), decision_set_id),
-        ).fetchone()
-        if row is None:
+        """Insert events (and, with ``run``, the node run) in one atomic statement."""
+        params = _event_params(decision_set_id, events)
+        sql = "WITH " + _INSERT_EVENTS_SQL
+        if run is not None:
+            sql = f"WITH run AS ({_UPSERT_RUN_SQL}), " + _INSERT_EVENTS_SQL
+            params |= _run_params(run)
+        rows = conn.execute(sql, params).fetchall()
+        if not rows and not _decision_set_exists(conn, decision_set_id):
             raise NotFound(f"no decision set with id {decision_set_id!r}")
-        first_seq = row["last_event_seq"] - len(events) + 1
-        stored = []
-        for offset, event in enumerate(events):
-            inserted = conn.execute(
-                "INSERT INTO events (decision_set_id, seq, type, node, payload, step, dedupe_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (decision_set_id, dedupe_key) DO NOTHING RETURNING *",
-                (
-                    decision_set_id,
-                    first_seq + offset,
-                    event.type,
-                    event.node,
-                    Jsonb(event.payload),
-                    event.step,
-                    event.dedupe_key,
-                ),
-            ).fetchone()
-            if inserted is not None:
-                stored.append(Event.model_validate(inserted))
-        return stored
+        return [Event.model_validate(r) for r in rows]
 
     def list_events(
         self,
@@ -280,26 +327,12 @@ class PostgresStore(PlatformStore):
         return None if row is None else row["output"]
 
     def complete_run(self, run: AgentRun, events: Sequence[NewEvent]) -> list[Event]:
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO agent_runs (key, decision_set_id, node, input_hash, status, output,"
-                " error, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status,"
-                " output = EXCLUDED.output, error = EXCLUDED.error,"
-                " duration_ms = EXCLUDED.duration_ms,"
-                " executions = agent_runs.executions + 1, updated_at = now()",
-                (
-                    run.key,
-                    run.decision_set_id,
-                    run.node,
-                    run.input_hash,
-                    run.status,
-                    None if run.output is None else Jsonb(run.output),
-                    run.error,
-                    run.duration_ms,
-                ),
-            )
-            return self._insert_events(conn, run.decision_set_id, events) if events else []
+        # One statement: one round trip, and atomic even on an autocommit connection.
+        with self._pool.connection() as conn:
+            if not events:
+                conn.execute(_UPSERT_RUN_SQL, _run_params(run))
+                return []
+            return self._insert_events(conn, run.decision_set_id, events, run=run)
 
     def list_runs(self, decision_set_id: str) -> list[AgentRun]:
         with self._pool.connection() as conn:
