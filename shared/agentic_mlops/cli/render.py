@@ -208,20 +208,18 @@ def next_step_hint(outcome: RunOutcome) -> str | None:
 
 
 def render_timeline(console: Console, events: list[dict[str, Any]]) -> None:
-    """Print a decision set's timeline as a table."""
-    table = Table(title="Timeline", title_justify="left")
-    for column in ("seq", "time", "type", "node", "summary", "checkpoint"):
-        table.add_column(column)
+    """Print a decision set's timeline, one event a line."""
+    console.print(f"[bold]Timeline[/bold] ({len(events)} events)")
     for event in events:
-        table.add_row(
-            str(event["seq"]),
-            event["created_at"][11:19],
-            event["type"],
-            event.get("node") or "",
-            summarize(event),
-            (event.get("checkpoint_id") or "")[-8:],
-        )
-    console.print(table)
+        checkpoint = event.get("checkpoint_id")
+        line = Text()
+        line.append(f"{event['seq']:>4} {event['created_at'][11:19]} ", style="dim")
+        line.append(f"{event['type']:<19}", style="cyan")
+        line.append(f"{event.get('node') or '':<26}")
+        line.append(summarize(event))
+        if checkpoint:
+            line.append(f"  [checkpoint …{checkpoint[-8:]}]", style="dim")
+        console.print(line)
 
 
 def summarize(event: dict[str, Any]) -> str:
