@@ -49,6 +49,47 @@ def _database(console: Console) -> Iterator[Database]:
         database.close()
 
 
+class _ShownEngine:
+    """The engine, with a spinner while the workflow runs and its events rendered.
+
+    The spinner runs only inside workflow calls, never while the user is prompted.
+    """
+
+    _WORKFLOW_CALLS = frozenset({"start", "answer", "decide", "resume"})
+
+    def __init__(self, engine: LocalEngine, console: Console) -> None:
+        self._engine = engine
+        self._console = console
+        self._spinner: Any = None
+        self._done: list[str] = []
+
+    def on_event(self, message: dict[str, Any], *, compact: bool) -> None:
+        if compact:
+            self._console.print(
+                f"[dim]{message['seq']:>4} {message['type']:<20}[/dim] {summarize(message)}"
+            )
+        else:
+            render_event(self._console, message)
+        if message["type"] == "reason-card" and self._spinner is not None:
+            self._done.append(message["payload"]["node"])
+            self._spinner.update(f"Working… ({len(self._done)} steps, last: {self._done[-1]})")
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._engine, name)
+        if name not in self._WORKFLOW_CALLS:
+            return attribute
+
+        def shown(*args: Any, **kwargs: Any) -> Any:
+            with self._console.status("Working…") as spinner:
+                self._spinner = spinner
+                try:
+                    return attribute(*args, **kwargs)
+                finally:
+                    self._spinner = None
+
+        return shown
+
+
 @contextmanager
 def _engine(args: argparse.Namespace, console: Console) -> Iterator[LocalEngine]:
     from agentic_mlops.engines.local import LocalEngine
@@ -58,21 +99,15 @@ def _engine(args: argparse.Namespace, console: Console) -> Iterator[LocalEngine]
         provider = get_provider(os.environ.get(PROVIDER_ENV, "offline"))
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
-    with _database(console) as database, console.status("Working…") as spinner:
-        done: list[str] = []
+    with _database(console) as database:
+        shown: _ShownEngine | None = None
 
         def on_event(message: dict[str, Any]) -> None:
-            if args.json:
-                console.print(
-                    f"[dim]{message['seq']:>4} {message['type']:<20}[/dim] {summarize(message)}"
-                )
-            else:
-                render_event(console, message)
-            if message["type"] == "reason-card":
-                done.append(message["payload"]["node"])
-                spinner.update(f"Working… ({len(done)} steps done, last: {done[-1]})")
+            assert shown is not None
+            shown.on_event(message, compact=args.json)
 
-        yield LocalEngine(database, provider, on_event=on_event)
+        shown = _ShownEngine(LocalEngine(database, provider, on_event=on_event), console)
+        yield shown  # type: ignore[misc]  # a LocalEngine with a spinner around workflow calls
 
 
 def _approver(args: argparse.Namespace) -> str:
