@@ -20,6 +20,15 @@ from agentic_mlops.domain.constraints import (
     Question,
     Residency,
 )
+from agentic_mlops.domain.delivery import (
+    BundleRef,
+    CommitRef,
+    GeneratedRepository,
+    RepoFile,
+    ValidationFinding,
+    ValidationReport,
+    ValidatorResult,
+)
 from agentic_mlops.domain.plan import Alternative, Component, EncryptionPlan, NetworkPlan, Plan
 from agentic_mlops.domain.reasoning import Explanation, ProviderResult, ReasonCard
 from agentic_mlops.domain.state import IntakeState, MLOpsProjectState
@@ -30,6 +39,8 @@ __all__ = [
     "Alternative",
     "ApprovalDecision",
     "Budget",
+    "BundleRef",
+    "CommitRef",
     "Component",
     "ConstraintChange",
     "ConstraintSchema",
@@ -42,6 +53,7 @@ __all__ = [
     "Explanation",
     "FeedbackResult",
     "Finding",
+    "GeneratedRepository",
     "IntakeState",
     "MLOpsProjectState",
     "NetworkPlan",
@@ -51,6 +63,10 @@ __all__ = [
     "ProviderResult",
     "Question",
     "ReasonCard",
+    "RepoFile",
     "Residency",
     "TechnicalCritique",
+    "ValidationFinding",
+    "ValidationReport",
+    "ValidatorResult",
 ]

@@ -13,6 +13,12 @@ from pydantic import BaseModel, Field
 from agentic_mlops.domain.approval import ApprovalDecision, FeedbackResult
 from agentic_mlops.domain.assessment import CostEstimate, PolicyReport, TechnicalCritique
 from agentic_mlops.domain.constraints import ConstraintSchema, CoverageReport, Question
+from agentic_mlops.domain.delivery import (
+    BundleRef,
+    CommitRef,
+    GeneratedRepository,
+    ValidationReport,
+)
 from agentic_mlops.domain.plan import Plan
 
 RunStatus = Literal[
@@ -40,6 +46,16 @@ class IntakeState(BaseModel):
     coverage: CoverageReport | None = None
     questions: list[Question] = Field(default_factory=list)
     intake_rounds: int = 0
+    revision_of: str | None = Field(
+        default=None, description="The parent decision set when this is a revision."
+    )
+    change_request: str | None = Field(
+        default=None, description="The change a revision asks for, applied to the parent's"
+        " constraints."
+    )
+    base_constraints: ConstraintSchema | None = Field(
+        default=None, description="The parent's final constraints a revision starts from."
+    )
 
 
 class MLOpsProjectState(IntakeState):
@@ -51,4 +67,8 @@ class MLOpsProjectState(IntakeState):
     policy: PolicyReport | None = None
     approval: ApprovalDecision | None = None
     feedback: FeedbackResult | None = None
+    repository: GeneratedRepository | None = None
+    validation: ValidationReport | None = None
+    bundle: BundleRef | None = None
+    commit: CommitRef | None = None
     status: RunStatus = "created"
