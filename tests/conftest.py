@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentic_mlops.persistence import Database, open_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_platform_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Artifacts and project histories of the tests go to a throwaway folder, not $HOME."""
+    root = tmp_path_factory.mktemp("platform")
+    saved = {name: os.environ.get(name) for name in _DIR_VARIABLES}
+    os.environ["AGENTIC_MLOPS_ARTIFACT_DIR"] = str(root / "artifacts")
+    os.environ["AGENTIC_MLOPS_REPOS_DIR"] = str(root / "repos")
+    yield root
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_DIR_VARIABLES = ("AGENTIC_MLOPS_ARTIFACT_DIR", "AGENTIC_MLOPS_REPOS_DIR")
 
 
 @pytest.fixture(scope="session")

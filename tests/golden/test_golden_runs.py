@@ -56,6 +56,14 @@ def snapshot(state: MLOpsProjectState) -> dict:
         "line_items": len(cost.line_items),
         "technical_verdict": state.technical_critique.verdict,
         "policy": {r.rule_id: r.status for r in policy.results},
+        "generated_files": sorted(f.path for f in state.repository.files),
+        # terraform-validate passes where a terraform binary and its providers exist, and is
+        # skipped elsewhere: the machine decides, so it is left out of the snapshot
+        "validators": {
+            v.name: v.status
+            for v in state.validation.validators
+            if v.name != "terraform-validate"
+        },
     }
 
 
@@ -93,6 +101,46 @@ def test_golden_plan_is_valid_policy_compliant_and_complete(golden_states, name:
         sum(item.monthly_usd for item in state.cost.line_items), abs=0.05
     )
     assert state.cost.catalogue_source and state.cost.catalogue_date
+
+
+SERVICE_FILES = {
+    "sagemaker_endpoint": "infra/terraform/endpoint.tf",
+    "sagemaker_batch_transform": "infra/terraform/batch.tf",
+    "kinesis_data_streams": "infra/terraform/streaming.tf",
+    "sagemaker_feature_store": "infra/terraform/feature_store.tf",
+    "kms": "infra/terraform/kms.tf",
+    "vpc_interface_endpoints": "infra/terraform/network.tf",
+    "ecr": "infra/terraform/ecr.tf",
+    "cloudtrail": "infra/terraform/audit.tf",
+    "glue_etl": "infra/terraform/glue.tf",
+}
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_golden_repository_has_a_file_per_chosen_service_and_passes_validation(
+    golden_states, name: str
+) -> None:
+    state = golden_states[name]
+    paths = {f.path for f in state.repository.files}
+    services = set(state.plan.services())
+    for service, path in SERVICE_FILES.items():
+        assert (path in paths) == (service in services), (service, path)
+    assert {
+        "README.md",
+        "infra/terraform/s3.tf",
+        "infra/terraform/iam.tf",
+        "pipelines/train.py",
+        "pipelines/evaluate.py",
+        "pipelines/register.py",
+        ".github/workflows/ci.yml",
+        ".github/workflows/deploy.yml",
+    } <= paths
+    assert any(p.startswith("tests/") for p in paths)
+    assert state.validation.passed, [f for v in state.validation.validators for f in v.findings]
+    assert state.validation.counts.get("high", 0) == 0
+    assert state.validation.counts.get("critical", 0) == 0
+    assert state.bundle is not None and state.commit is not None
 
 
 def _services(state: MLOpsProjectState) -> set[str]:

@@ -11,6 +11,7 @@ from agentic_mlops.domain import ConstraintSchema, MLOpsProjectState
 from agentic_mlops.workflow import nodes
 from agentic_mlops.workflow.graph import build_graph, route_after_coverage
 from agentic_mlops.workflow.registry import (
+    DELIVERY_NODES,
     INTAKE_NODES,
     MAIN_NODES,
     NODE_ORDER,
@@ -30,6 +31,9 @@ EXPECTED_ORDER = (
     "policy_eval",
     "gate_hitl",
     "process_approval_feedback",
+    "codegen",
+    "validators",
+    "diff_and_persist",
 )
 PLANNING_NODES = ("planner", "critic_tech", "critic_cost", "policy_eval")
 
@@ -59,16 +63,17 @@ def state_with(constraints: ConstraintSchema | None) -> MLOpsProjectState:
 def test_node_order_is_the_documented_workflow() -> None:
     # Given the registry
     # When its order is read
-    # Then it is exactly the workflow's ten nodes in order
+    # Then it is exactly the workflow's thirteen nodes in order
     assert NODE_ORDER == EXPECTED_ORDER
 
 
 def test_registry_splits_intake_from_main_nodes() -> None:
     # Given the registry
     # When the nodes are grouped by stage
-    # Then intake holds the first four, the main graph the rest, in order
+    # Then intake holds the first four, the main graph the next six, delivery the rest
     assert EXPECTED_ORDER[:4] == INTAKE_NODES
-    assert EXPECTED_ORDER[4:] == MAIN_NODES
+    assert EXPECTED_ORDER[4:10] == MAIN_NODES
+    assert EXPECTED_ORDER[10:] == DELIVERY_NODES
     assert set(QUESTION_NODES) <= set(INTAKE_NODES)
 
 
@@ -105,21 +110,31 @@ def test_main_nodes_are_chained_by_normal_edges_in_registry_order() -> None:
     # Given the full graph's edges
     found = edges()
 
-    # When the main nodes are walked in order
-    # Then each is followed by the next through a normal edge, and the last ends the run
+    # When the main and delivery nodes are walked in order
+    # Then each is followed by the next through a normal edge; after the approval an
+    # approved run branches to delivery and a rejected one ends; delivery ends the run
     for upstream, downstream in pairwise(MAIN_NODES):
         assert (upstream, downstream, False, None) in found
-    assert (MAIN_NODES[-1], END, False, None) in found
+    for upstream, downstream in pairwise(DELIVERY_NODES):
+        assert (upstream, downstream, False, None) in found
+    assert (MAIN_NODES[-1], DELIVERY_NODES[0], True, "deliver") in found
+    assert (MAIN_NODES[-1], END, True, "end") in found
+    assert (DELIVERY_NODES[-1], END, False, None) in found
     main_out = {(s, t) for s, t, _, _ in found if s in MAIN_NODES}
-    assert main_out == {*pairwise(MAIN_NODES), (MAIN_NODES[-1], END)}
+    assert main_out == {
+        *pairwise(MAIN_NODES),
+        (MAIN_NODES[-1], DELIVERY_NODES[0]),
+        (MAIN_NODES[-1], END),
+    }
 
 
-def test_full_graph_has_exactly_the_intake_loop_and_main_chain() -> None:
+def test_full_graph_has_exactly_the_intake_loop_main_chain_and_delivery() -> None:
     # Given the full graph
     # When its edges are listed
     found = edges()
 
-    # Then they are the intake loop, the coverage branch and the main chain, nothing else
+    # Then they are the intake loop, the coverage branch, the main chain, the approval
+    # branch and the delivery chain, nothing else
     assert found == {
         (START, "extract_constraints", False, None),
         ("extract_constraints", "coverage_check", False, None),
@@ -132,7 +147,11 @@ def test_full_graph_has_exactly_the_intake_loop_and_main_chain() -> None:
         ("critic_cost", "policy_eval", False, None),
         ("policy_eval", "gate_hitl", False, None),
         ("gate_hitl", "process_approval_feedback", False, None),
-        ("process_approval_feedback", END, False, None),
+        ("process_approval_feedback", "codegen", True, "deliver"),
+        ("process_approval_feedback", END, True, "end"),
+        ("codegen", "validators", False, None),
+        ("validators", "diff_and_persist", False, None),
+        ("diff_and_persist", END, False, None),
     }
 
 

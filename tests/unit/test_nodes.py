@@ -32,6 +32,7 @@ from agentic_mlops.domain import (
 from agentic_mlops.providers.offline.provider import OfflineProvider
 from agentic_mlops.workflow import nodes
 from agentic_mlops.workflow.graph import build_graph
+from agentic_mlops.workflow.registry import DELIVERY_NODES
 from agentic_mlops.workflow.runtime import NodeContext, RunContext
 
 GOLDEN: dict[str, dict[str, Any]] = json.loads(
@@ -124,7 +125,11 @@ def with_approval(
 
 
 class GraphDriver:
-    """Runs the real graph on a fake store, collecting custom and update chunks."""
+    """Runs the real graph on a fake store, collecting custom and update chunks.
+
+    The run stops before the delivery nodes (code generation and validation are tested
+    with real stores in tests/integration).
+    """
 
     def __init__(self, thread_id: str = "ds-graph") -> None:
         self.store = FakeStore()
@@ -145,7 +150,11 @@ class GraphDriver:
     def stream(self, graph_input: Any) -> GraphDriver.Step:
         step = GraphDriver.Step()
         for mode, chunk in self.graph.stream(
-            graph_input, self.config, context=self.context, stream_mode=["custom", "updates"]
+            graph_input,
+            self.config,
+            context=self.context,
+            stream_mode=["custom", "updates"],
+            interrupt_before=list(DELIVERY_NODES),
         ):
             if mode == "custom":
                 step.messages.append(chunk)
@@ -168,7 +177,8 @@ class GraphDriver:
             return [m["type"] for m in self.messages]
 
         def nodes(self) -> list[str]:
-            return [name for update in self.updates for name in update]
+            # a stop before the delivery nodes shows up as an empty "__interrupt__" update
+            return [name for update in self.updates for name in update if update[name] != ()]
 
         def interrupt_value(self) -> dict[str, Any]:
             interrupts = [u["__interrupt__"] for u in self.updates if "__interrupt__" in u]
@@ -660,7 +670,7 @@ def test_approval_resumes_to_an_approved_run_without_duplicate_requests() -> Non
     assert state.status == "approved"
     assert state.approval.model_dump() == {"decision": "approve", "comment": None, "approver": "t"}
     assert state.constraints == before.constraints
-    assert driver.graph.get_state(driver.config).next == ()
+    assert driver.graph.get_state(driver.config).next == ("codegen",)
     # and the approval request is stored once although the gate ran twice
     assert driver.stored_types().count("approval-requested") == 1
     assert driver.stored_types().count("approval-decided") == 1

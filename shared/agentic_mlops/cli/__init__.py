@@ -70,6 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     decision_options(run, choice=True)
     output_options(run)
 
+    revise = sub.add_parser("revise", help="create and run a revision of a decided decision set")
+    revise.add_argument("id", help="the decision set to revise")
+    revise.add_argument("change", help='the change, e.g. "move to eu-west-1"')
+    answers_options(revise)
+    decision_options(revise, choice=True)
+    output_options(revise)
+
+    show = sub.add_parser("show", help="print the Change Summary of a decision set")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+
+    bundle = sub.add_parser("bundle", help="extract the generated repository of a decision set")
+    bundle.add_argument("id")
+    bundle.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder to extract into (must be empty or absent)",
+    )
+    bundle.add_argument("--json", action="store_true")
+
     answer = sub.add_parser("answer", help="answer the open intake questions of a decision set")
     answer.add_argument("id")
     answers_options(answer)

@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -22,7 +23,7 @@ from agentic_mlops.cli import (
 )
 from agentic_mlops.cli.render import render_event, render_outcome, render_timeline, summarize
 from agentic_mlops.domain import ApprovalDecision
-from agentic_mlops.errors import InvalidInput
+from agentic_mlops.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
     from agentic_mlops.engines.base import RunOutcome
@@ -55,7 +56,7 @@ class _ShownEngine:
     The spinner runs only inside workflow calls, never while the user is prompted.
     """
 
-    _WORKFLOW_CALLS = frozenset({"start", "answer", "decide", "resume"})
+    _WORKFLOW_CALLS = frozenset({"start", "answer", "decide", "resume", "revise"})
 
     def __init__(self, engine: LocalEngine, console: Console) -> None:
         self._engine = engine
@@ -207,6 +208,10 @@ def outcome_document(outcome: RunOutcome) -> dict[str, Any]:
         "policy": dump(state.policy) if state else None,
         "approval": dump(state.approval) if state else None,
         "feedback": dump(state.feedback) if state else None,
+        "repository": dump(state.repository) if state else None,
+        "validation": dump(state.validation) if state else None,
+        "bundle": dump(state.bundle) if state else None,
+        "commit": dump(state.commit) if state else None,
     }
     if outcome.pending is not None:
         doc["pending"] = {
@@ -237,6 +242,55 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     with _engine(args, console) as engine:
         outcome = engine.start(args.project, args.request, answers)
         return _report(_drive_to_end(engine, outcome, args, console), args, console)
+
+
+def cmd_revise(args: argparse.Namespace, console: Console) -> int:
+    """``agentic-mlops revise ID CHANGE``."""
+    answers = parse_answers(args.answer, args.answers_file)
+    with _engine(args, console) as engine:
+        outcome = engine.revise(args.id, args.change, answers)
+        return _report(_drive_to_end(engine, outcome, args, console), args, console)
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    """``agentic-mlops show ID``: the Change Summary."""
+    from agentic_mlops.cli.render import render_change_summary
+
+    with _engine(args, console) as engine:
+        summary = engine.change_summary(args.id)
+    if args.json:
+        print(json.dumps(summary.model_dump(mode="json"), indent=2))
+    else:
+        render_change_summary(console, summary)
+    return EXIT_OK
+
+
+def cmd_bundle(args: argparse.Namespace, console: Console) -> int:
+    """``agentic-mlops bundle ID --out DIR``: extract the generated repository."""
+    from agentic_mlops.artifacts.bundle import extract_zip
+
+    out: Path = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput(f"{out} exists and is not an empty folder; choose a new --out")
+    with _engine(args, console) as engine:
+        outcome = engine.status(args.id)
+        bundle = outcome.state.bundle if outcome.state else None
+        if bundle is None:
+            raise Conflict(
+                f"decision set {args.id} has no bundle (status: {outcome.status}); bundles"
+                " exist once an approved plan has been generated and validated"
+            )
+        written = extract_zip(engine.artifacts.get(bundle.key), out)
+    if args.json:
+        print(
+            json.dumps(
+                {"bundle": bundle.model_dump(), "out": str(out), "files": len(written)}, indent=2
+            )
+        )
+    else:
+        console.print(f"Extracted {len(written)} files of {bundle.key} into {out}")
+        console.print(f"Validation reports: {out / 'reports' / 'validation.md'}")
+    return EXIT_OK
 
 
 def cmd_answer(args: argparse.Namespace, console: Console) -> int:

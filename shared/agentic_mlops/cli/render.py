@@ -154,6 +154,24 @@ def _constraints_update(console: Console, payload: dict[str, Any]) -> None:
         )
 
 
+def _validation_report(console: Console, report: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Validation: {'PASSED' if report['passed'] else 'FAILED'} ({report['isolation']})",
+        title_justify="left",
+    )
+    for column in ("validator", "status", "findings", "detail"):
+        table.add_column(column)
+    styles = {"passed": "green", "failed": "bold red", "skipped": "yellow", "error": "bold red"}
+    for validator in report["validators"]:
+        table.add_row(
+            validator["name"],
+            f"[{styles[validator['status']]}]{validator['status']}[/]",
+            str(len(validator["findings"])),
+            validator.get("detail", ""),
+        )
+    console.print(table)
+
+
 def _run_complete(console: Console, payload: dict[str, Any]) -> None:
     outcome = payload["outcome"]
     console.print(f"[{_STATUS_STYLE.get(outcome, 'bold')}]Run complete: {outcome}[/]")
@@ -166,6 +184,7 @@ _RENDERERS = {
     "question": _question,
     "approval-requested": _approval_requested,
     "constraints-update": _constraints_update,
+    "validation-report": _validation_report,
     "run-complete": _run_complete,
 }
 
@@ -186,6 +205,15 @@ def render_outcome(console: Console, outcome: RunOutcome) -> None:
                 f" policy {state.policy.overall if state.policy else '—'}"
             )
         )
+    if state is not None and state.bundle is not None:
+        parts.append(Text(f"Bundle {state.bundle.key}\n  sha256 {state.bundle.sha256}"))
+    if state is not None and state.validation is not None:
+        report = state.validation
+        statuses = ", ".join(f"{v.name} {v.status}" for v in report.validators)
+        verdict = "passed" if report.passed else "FAILED"
+        parts.append(Text(f"Validation {verdict}: {statuses}"))
+    if state is not None and state.commit is not None:
+        parts.append(Text(f"Commit {state.commit.sha}"))
     hint = next_step_hint(outcome)
     if hint:
         parts.append(Text(hint, style="dim"))
@@ -248,6 +276,41 @@ def summarize(event: dict[str, Any]) -> str:
         if changes:
             return "changed " + ", ".join(c["field"] for c in changes)
         return "constraints extracted"
+    if kind == "validation-report":
+        return f"{'passed' if payload['passed'] else 'FAILED'} {payload['counts']}"
     if kind == "run-complete":
         return str(payload["outcome"])
     return ""
+
+
+def render_change_summary(console: Console, summary: Any) -> None:
+    """Print a Change Summary: changed constraints, field changes, files and the git diff."""
+    from rich.syntax import Syntax
+
+    title = f"Change Summary of {summary.decision_set_id}"
+    if summary.parent_id:
+        title += f" against {summary.parent_id}"
+    console.print(f"[bold]{title}[/bold]")
+    if summary.change_request:
+        console.print(f"Requested change: “{summary.change_request}”")
+    if not summary.parent_id:
+        console.print("No parent: this is the first decision set of its line.")
+    else:
+        console.print("Changed constraints: " + (", ".join(summary.changed_constraints) or "none"))
+        table = Table(title=f"State diff ({len(summary.fields)} fields)", title_justify="left")
+        for column in ("field", "change", "from", "to"):
+            table.add_column(column, overflow="fold")
+        for change in summary.fields[:60]:
+            table.add_row(change.path, change.change, _short(change.old), _short(change.new))
+        console.print(table)
+        if len(summary.fields) > 60:
+            console.print(f"… and {len(summary.fields) - 60} more (use --json for all)")
+    if summary.files:
+        console.print("Files: " + ", ".join(f"{f.status} {f.path}" for f in summary.files))
+    if summary.git_diff:
+        console.print(Syntax(summary.git_diff, "diff", word_wrap=True))
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = "—" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -50,8 +50,8 @@ class IntakeState(BaseModel):
         default=None, description="The parent decision set when this is a revision."
     )
     change_request: str | None = Field(
-        default=None, description="The change a revision asks for, applied to the parent's"
-        " constraints."
+        default=None,
+        description="The change a revision asks for, applied to the parent's constraints.",
     )
     base_constraints: ConstraintSchema | None = Field(
         default=None, description="The parent's final constraints a revision starts from."

@@ -38,6 +38,12 @@ class Engine(ABC):
         """Create a decision set for the request and run until it pauses or ends."""
 
     @abstractmethod
+    def revise(
+        self, parent_id: str, change: str, answers: dict[str, str] | None = None
+    ) -> RunOutcome:
+        """Create a revision of a decided decision set carrying ``change`` and run it."""
+
+    @abstractmethod
     def answer(self, decision_set_id: str, answers: dict[str, str], by: str) -> RunOutcome:
         """Answer the open intake questions and continue."""
 

@@ -20,7 +20,11 @@ from agentic_mlops.providers import InvalidAnswer, OrchestrationProvider
 from agentic_mlops.streaming import EventType
 
 if TYPE_CHECKING:
+    from agentic_mlops.artifacts.store import ArtifactStore
+    from agentic_mlops.changes import ChangeSummary
+    from agentic_mlops.codegen.base import CodeGenProvider
     from agentic_mlops.persistence import Database
+    from agentic_mlops.vcs.repository import ProjectRepository
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,11 @@ class LocalEngine(Engine):
         database: the open database (store and checkpointer).
         provider: the orchestration provider the nodes use.
         on_event: called with every newly stored event while the workflow runs.
+        codegen: the code generator (default: the offline templates).
+        artifacts: where sources and bundles are stored (default: from the environment,
+            see :func:`agentic_mlops.artifacts.open_artifact_store`).
+        repositories: project id -> its history repository (default: under
+            ``$AGENTIC_MLOPS_HOME/repos``).
     """
 
     name = "local"
@@ -45,6 +54,10 @@ class LocalEngine(Engine):
         database: Database,
         provider: OrchestrationProvider,
         on_event: EventSink | None = None,
+        *,
+        codegen: CodeGenProvider | None = None,
+        artifacts: ArtifactStore | None = None,
+        repositories: Callable[[str], ProjectRepository] | None = None,
     ) -> None:
         from agentic_mlops.workflow.graph import build_graph
         from agentic_mlops.workflow.runtime import RunContext
@@ -54,7 +67,15 @@ class LocalEngine(Engine):
         self._provider = provider
         self._on_event = on_event
         self._graph = build_graph(database.checkpointer)
-        self._context = RunContext(store=database.store, provider=provider)
+        self.artifacts = artifacts or _default_artifacts()
+        self.repositories = repositories or _default_repositories
+        self._context = RunContext(
+            store=database.store,
+            provider=provider,
+            codegen=codegen or _default_codegen(),
+            artifacts=self.artifacts,
+            repositories=self.repositories,
+        )
 
     # commands -------------------------------------------------------------------------
 
@@ -82,6 +103,53 @@ class LocalEngine(Engine):
             answers=answers,
         )
         return self._drive(decision_set.id, initial.model_dump(mode="json"), "start")
+
+    def revise(
+        self, parent_id: str, change: str, answers: dict[str, str] | None = None
+    ) -> RunOutcome:
+        """Create a revision of a decided decision set carrying ``change`` and run it.
+
+        The revision starts from the parent's final constraints, applies the change, and
+        goes through planning, approval and delivery again.
+
+        Raises:
+            NotFound: unknown parent.
+            Conflict: the parent is not decided yet.
+            InvalidInput: an empty change, or one that changes no constraint.
+        """
+        change = change.strip()
+        if not change:
+            raise InvalidInput(
+                "the change is empty; say what should change, e.g. 'move to eu-west-1'"
+            )
+        parent = self._store.get_decision_set(parent_id)
+        if parent.status not in {"approved", "rejected"}:
+            raise Conflict(
+                f"decision set {parent_id} is {parent.status}; only an approved or rejected"
+                " decision set can be revised"
+            )
+        answers = self.validate_answers(answers or {})
+        values = self._graph.get_state(self._config(parent_id)).values
+        parent_state = MLOpsProjectState.model_validate(values)
+        if parent_state.constraints is None:
+            raise Conflict(f"decision set {parent_id} has no constraints to revise")
+        _, feedback = self._provider.interpret_feedback(change, parent_state.constraints).value
+        if not feedback.changes:
+            raise InvalidInput(
+                f"the change {change!r} changes no constraint; try for example 'move to"
+                " eu-west-1' or 'budget is now $800/month'"
+            )
+        child = self._store.create_decision_set(parent.project_id, parent.request, parent.id)
+        initial = MLOpsProjectState(
+            decision_set_id=child.id,
+            project_id=parent.project_id,
+            request=parent.request,
+            answers=answers,
+            revision_of=parent.id,
+            change_request=change,
+            base_constraints=parent_state.constraints,
+        )
+        return self._drive(child.id, initial.model_dump(mode="json"), "revise")
 
     def answer(self, decision_set_id: str, answers: dict[str, str], by: str) -> RunOutcome:
         """Answer the open intake questions and continue.
@@ -152,6 +220,48 @@ class LocalEngine(Engine):
         if pending is not None and pending.status != "pending":
             pending = None
         return RunOutcome(decision_set, state, pending)
+
+    def change_summary(self, decision_set_id: str) -> ChangeSummary:
+        """Return the Change Summary of a decision set against its parent.
+
+        Raises:
+            NotFound: unknown decision set.
+        """
+        from agentic_mlops.changes import (
+            ChangeSummary,
+            FileChange,
+            changed_constraint_fields,
+            state_changes,
+        )
+
+        outcome = self.status(decision_set_id)
+        decision_set, state = outcome.decision_set, outcome.state
+        if state is None:
+            raise Conflict(f"decision set {decision_set_id} has not run yet")
+        parent_state, parent_commit = None, None
+        if decision_set.parent_id:
+            parent = self.status(decision_set.parent_id)
+            parent_state, parent_commit = parent.state, parent.decision_set.commit_sha
+        fields = state_changes(parent_state, state)
+        summary = ChangeSummary(
+            decision_set_id=decision_set.id,
+            parent_id=decision_set.parent_id,
+            change_request=state.change_request,
+            changed_constraints=changed_constraint_fields(fields) if parent_state else [],
+            fields=fields if parent_state else [],
+            from_commit=parent_commit,
+            to_commit=decision_set.commit_sha,
+        )
+        if decision_set.commit_sha:
+            with self.repositories(decision_set.project_id) as repository:
+                summary.files = [
+                    FileChange(status=status, path=path)
+                    for status, path in repository.changed_files(
+                        parent_commit, decision_set.commit_sha
+                    )
+                ]
+                summary.git_diff = repository.diff(parent_commit, decision_set.commit_sha)
+        return summary
 
     def validate_answers(self, answers: dict[str, str]) -> dict[str, str]:
         """Check that every answer names a known field and reads as a valid value.
@@ -282,7 +392,28 @@ def _final_summary(state: MLOpsProjectState) -> dict[str, Any]:
         "monthly_total_usd": state.cost.monthly_total_usd if state.cost else None,
         "policy": state.policy.overall if state.policy else None,
         "approver": state.approval.approver if state.approval else None,
+        "bundle": state.bundle.model_dump() if state.bundle else None,
+        "validation": state.validation.passed if state.validation else None,
+        "commit": state.commit.sha if state.commit else None,
     }
+
+
+def _default_codegen() -> CodeGenProvider:
+    from agentic_mlops.codegen import get_codegen
+
+    return get_codegen()
+
+
+def _default_artifacts() -> ArtifactStore:
+    from agentic_mlops.artifacts import open_artifact_store
+
+    return open_artifact_store()
+
+
+def _default_repositories(project_id: str) -> ProjectRepository:
+    from agentic_mlops.vcs import ProjectRepository, repository_path
+
+    return ProjectRepository.open(repository_path(project_id))
 
 
 class _GuardedSink:

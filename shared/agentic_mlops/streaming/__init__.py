@@ -16,6 +16,7 @@ class EventType(StrEnum):
     ANSWER_RECEIVED = "answer-received"
     APPROVAL_REQUESTED = "approval-requested"
     APPROVAL_DECIDED = "approval-decided"
+    VALIDATION_REPORT = "validation-report"
     RUN_COMPLETE = "run-complete"
 
 

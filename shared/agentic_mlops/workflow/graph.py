@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from langgraph.graph import END, START, StateGraph
 
 from agentic_mlops.domain import MLOpsProjectState
-from agentic_mlops.workflow.registry import MAIN_NODES, NODES
+from agentic_mlops.workflow.registry import DELIVERY_NODES, MAIN_NODES, NODES
 from agentic_mlops.workflow.runtime import RunContext, instrument
 
 if TYPE_CHECKING:
@@ -21,6 +21,11 @@ def route_after_coverage(state: MLOpsProjectState) -> Literal["ask", "plan"]:
     return "plan" if state.coverage is not None and state.coverage.complete else "ask"
 
 
+def route_after_approval(state: MLOpsProjectState) -> Literal["deliver", "end"]:
+    """Generate and deliver code only for an approved plan; a rejection ends the run."""
+    return "deliver" if state.status == "approved" else "end"
+
+
 def build_graph(
     checkpointer: BaseCheckpointSaver | None = None, *, intake_only: bool = False
 ) -> CompiledStateGraph:
@@ -28,7 +33,9 @@ def build_graph(
 
     The intake loop is ``extract_constraints -> coverage_check -> (adaptive_questioner ->
     gate_user_input -> extract_constraints)*``; once coverage is complete the main graph's
-    nodes follow with normal edges in registry order.
+    nodes follow with normal edges in registry order up to ``process_approval_feedback``;
+    an approved plan then goes through the delivery nodes (codegen, validators,
+    diff_and_persist), a rejected one ends.
 
     Args:
         checkpointer: where LangGraph checkpoints (``thread_id`` = decision set id).
@@ -51,5 +58,10 @@ def build_graph(
     if not intake_only:
         for upstream, downstream in pairwise(MAIN_NODES):
             builder.add_edge(upstream, downstream)
-        builder.add_edge(MAIN_NODES[-1], END)
+        builder.add_conditional_edges(
+            MAIN_NODES[-1], route_after_approval, {"deliver": DELIVERY_NODES[0], "end": END}
+        )
+        for upstream, downstream in pairwise(DELIVERY_NODES):
+            builder.add_edge(upstream, downstream)
+        builder.add_edge(DELIVERY_NODES[-1], END)
     return builder.compile(checkpointer=checkpointer)

@@ -34,7 +34,13 @@ def _require(value: Any, what: str) -> Any:
 
 
 def extract_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
-    """Read the constraints from the request and the answers given so far."""
+    """Read the constraints from the request and the answers given so far.
+
+    A revision starts instead from its parent's final constraints and applies the
+    requested change (then any answers given during the revision's own intake).
+    """
+    if state.base_constraints is not None:
+        return _revise_constraints(state, ctx)
     result = ctx.provider.extract_constraints(state.request, state.answers)
     ctx.reason_card(result.explanation)
     extraction = result.value
@@ -43,6 +49,39 @@ def extract_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str,
         {"constraints": _dump(extraction.constraints), "evidence": extraction.evidence},
     )
     return {"constraints": _dump(extraction.constraints), "evidence": extraction.evidence}
+
+
+def _revise_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    base = _require(state.base_constraints, "base_constraints")
+    change = state.change_request or ""
+    result = ctx.provider.interpret_feedback(change, base)
+    constraints, feedback = result.value
+    answered = {
+        field: ctx.provider.parse_answer(field, text) for field, text in state.answers.items()
+    }
+    if answered:
+        constraints = type(constraints).model_validate({**constraints.model_dump(), **answered})
+    evidence = {c.field: f"change: {c.source}" for c in feedback.changes}
+    evidence |= {field: f"answer: {text}" for field, text in state.answers.items()}
+    changed = ", ".join(f"{c.field}: {c.old!r} → {c.new!r}" for c in feedback.changes)
+    ctx.reason_card(
+        Explanation(
+            decision=f"Revision of {state.revision_of}: {len(feedback.changes)} constraint"
+            f" change(s) from “{change}”.",
+            rationale=(f"Changes: {changed}." if changed else "The change altered nothing.")
+            + " Every other constraint is carried over from the parent decision set.",
+            confidence=result.explanation.confidence,
+        )
+    )
+    ctx.emit(
+        EventType.CONSTRAINTS_UPDATE,
+        {
+            "constraints": _dump(constraints),
+            "evidence": evidence,
+            "changes": [_dump(c) for c in feedback.changes],
+        },
+    )
+    return {"constraints": _dump(constraints), "evidence": evidence}
 
 
 def coverage_check(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
@@ -244,3 +283,122 @@ def process_approval_feedback(state: MLOpsProjectState, ctx: NodeContext) -> dic
             {"constraints": _dump(updated), "changes": [_dump(c) for c in feedback.changes]},
         )
     return {"status": "approved", "constraints": _dump(updated), "feedback": _dump(feedback)}
+
+
+# delivery -------------------------------------------------------------------------------
+
+
+def codegen(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Render the repository for the approved plan and store its sources."""
+    from agentic_mlops.artifacts.bundle import build_zip
+    from agentic_mlops.canonical import sha256_hex
+    from agentic_mlops.domain import GeneratedRepository, RepoFile
+
+    run = ctx.require_run()
+    if run.codegen is None or run.artifacts is None:
+        raise RuntimeError("codegen needs a code generator and an artifact store")
+    files = run.codegen.generate(state)
+    stored = run.artifacts.put(build_zip(files), kind="sources")
+    repository = GeneratedRepository(
+        source_key=stored.key,
+        source_sha256=stored.sha256,
+        files=[
+            RepoFile(path=path, sha256=sha256_hex(text), size=len(text.encode("utf-8")))
+            for path, text in sorted(files.items())
+        ],
+        generator=run.codegen.name,
+        template_hash=run.codegen.template_hash(),
+    )
+    plan = _require(state.plan, "plan")
+    areas = sorted({path.split("/")[0] for path in files if "/" in path})
+    spot = bool(_require(state.constraints, "constraints").use_spot_training)
+    ctx.reason_card(
+        Explanation(
+            decision=f"Generated {len(files)} files ({', '.join(areas)}) for {plan.name}.",
+            rationale=f"Templates rendered for the plan's {len(plan.components)} components in"
+            f" {plan.region}; spot training {'on' if spot else 'off'}. Sources stored as"
+            f" {stored.key}.",
+            confidence=1.0,
+        ),
+        provider="platform",
+        model=run.codegen.name,
+        pack_hash=repository.template_hash,
+    )
+    return {"repository": _dump(repository)}
+
+
+def validators(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Validate the generated repository in the sandbox and store the bundle with its reports."""
+    from agentic_mlops.artifacts.bundle import build_zip, read_zip
+    from agentic_mlops.domain import BundleRef
+    from agentic_mlops.validation import validate_repository
+
+    run = ctx.require_run()
+    if run.artifacts is None:
+        raise RuntimeError("validators need an artifact store")
+    repository = _require(state.repository, "repository")
+    sources = {
+        path: data.decode("utf-8")
+        for path, data in read_zip(run.artifacts.get(repository.source_key)).items()
+    }
+    report, reports = validate_repository(sources)
+    stored = run.artifacts.put(build_zip({**sources, **reports}), kind="bundles")
+    bundle = BundleRef(
+        key=stored.key, sha256=stored.sha256, size=stored.size, store=run.artifacts.name
+    )
+    ctx.emit(EventType.VALIDATION_REPORT, {**_dump(report), "bundle": _dump(bundle)})
+    statuses = ", ".join(f"{v.name} {v.status}" for v in report.validators)
+    ctx.reason_card(
+        Explanation(
+            decision=f"Validation {'passed' if report.passed else 'FAILED'}: {statuses}.",
+            rationale=f"Findings by severity: {report.counts}. Sandbox: {report.isolation}."
+            f" Bundle {bundle.key} ({bundle.size} bytes) holds the sources and reports/.",
+            confidence=1.0,
+        ),
+        provider="platform",
+        model="validators",
+    )
+    return {"validation": _dump(report), "bundle": _dump(bundle)}
+
+
+def diff_and_persist(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
+    """Commit the plan documents to the project's history and record the commit."""
+    from agentic_mlops.workflow.documents import plan_documents
+
+    run = ctx.require_run()
+    if run.repositories is None:
+        raise RuntimeError("diff_and_persist needs the project repositories")
+    parent_sha = None
+    if state.revision_of:
+        parent_sha = run.store.get_decision_set(state.revision_of).commit_sha
+    plan = _require(state.plan, "plan")
+    message = f"{plan.name}: decision set {state.decision_set_id}"
+    if state.revision_of:
+        message += f" (revision of {state.revision_of}: {state.change_request})"
+    # Commits go on the project's main line; a revision is compared with its parent's
+    # commit (recorded on the parent decision set), wherever that commit stands.
+    with run.repositories(state.project_id) as repository:
+        commit = repository.commit_decision_set(
+            state.decision_set_id, plan_documents(state), message=message
+        )
+    run.store.update_decision_set(
+        state.decision_set_id,
+        lambda ds: {} if ds.commit_sha == commit.sha else {"commit_sha": commit.sha},
+    )
+    ctx.reason_card(
+        Explanation(
+            decision=f"Committed {len(commit.files)} plan documents as {commit.sha[:12]}.",
+            rationale=(
+                f"Compared with {parent_sha[:12]}, the commit of decision set {state.revision_of}."
+                if parent_sha
+                else "No parent decision set; the commit follows the project's main line."
+            )
+            + " Documents: "
+            + ", ".join(commit.files)
+            + ".",
+            confidence=1.0,
+        ),
+        provider="platform",
+        model="dulwich",
+    )
+    return {"commit": _dump(commit)}

@@ -12,7 +12,7 @@ from typing import Literal
 from agentic_mlops.workflow import nodes
 from agentic_mlops.workflow.runtime import NodeFn
 
-Stage = Literal["intake", "planning", "approval"]
+Stage = Literal["intake", "planning", "approval", "delivery"]
 WaitKind = Literal["question", "approval"]
 
 
@@ -37,12 +37,17 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec("policy_eval", nodes.policy_eval, "planning"),
     NodeSpec("gate_hitl", nodes.gate_hitl, "approval", waits_for="approval"),
     NodeSpec("process_approval_feedback", nodes.process_approval_feedback, "approval"),
+    NodeSpec("codegen", nodes.codegen, "delivery"),
+    NodeSpec("validators", nodes.validators, "delivery"),
+    NodeSpec("diff_and_persist", nodes.diff_and_persist, "delivery"),
 )
 
 NODE_ORDER: tuple[str, ...] = tuple(spec.name for spec in NODES)
 INTAKE_NODES: tuple[str, ...] = tuple(s.name for s in NODES if s.stage == "intake")
-MAIN_NODES: tuple[str, ...] = tuple(s.name for s in NODES if s.stage != "intake")
-"""The main graph's nodes, chained by normal edges in this order."""
+MAIN_NODES: tuple[str, ...] = tuple(s.name for s in NODES if s.stage in {"planning", "approval"})
+"""The main graph's nodes up to the approval decision, chained by normal edges in this order."""
+DELIVERY_NODES: tuple[str, ...] = tuple(s.name for s in NODES if s.stage == "delivery")
+"""The nodes that run after an approval (a rejection ends the run before them)."""
 
 QUESTION_NODES = ("adaptive_questioner", "gate_user_input")
 """The intake nodes that run only while mandatory fields are missing."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphInterrupt
@@ -34,13 +34,25 @@ from agentic_mlops.persistence.store import PlatformStore
 from agentic_mlops.providers import OrchestrationProvider
 from agentic_mlops.streaming import EventType
 
+if TYPE_CHECKING:
+    from agentic_mlops.artifacts.store import ArtifactStore
+    from agentic_mlops.codegen.base import CodeGenProvider
+    from agentic_mlops.vcs.repository import ProjectRepository
+
 
 @dataclass(frozen=True)
 class RunContext:
-    """Per-run dependencies, handed to nodes through LangGraph's runtime context."""
+    """Per-run dependencies, handed to nodes through LangGraph's runtime context.
+
+    ``codegen``, ``artifacts`` and ``repositories`` are needed only by the nodes after
+    approval (code generation, validation, persistence of the history).
+    """
 
     store: PlatformStore
     provider: OrchestrationProvider
+    codegen: CodeGenProvider | None = None
+    artifacts: ArtifactStore | None = None
+    repositories: Callable[[str], ProjectRepository] | None = None
 
 
 @dataclass
@@ -53,6 +65,13 @@ class NodeContext:
     started_at: datetime
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _clock: float = field(default_factory=time.perf_counter)
+    run: RunContext | None = None
+
+    def require_run(self) -> RunContext:
+        """Return the run's dependencies (the delivery nodes cannot work without them)."""
+        if self.run is None:
+            raise RuntimeError(f"node {self.node} needs the run context (store, artifacts...)")
+        return self.run
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> None:
         """Queue an event; it is stored and streamed when the node finishes or pauses."""
@@ -104,7 +123,7 @@ def instrument(name: str, fn: NodeFn) -> LangGraphNode:
             return cached
 
         input_hash = canonical_json_hash(input_state)
-        ctx = NodeContext(name, provider, input_hash, datetime.now(UTC))
+        ctx = NodeContext(name, provider, input_hash, datetime.now(UTC), run=runtime.context)
 
         def record(status: str, output: dict[str, Any] | None, error: str | None) -> None:
             run = AgentRun(

@@ -1,0 +1,113 @@
+"""The Change Summary of a decision set against its parent.
+
+Two views of one change: the state diff of the two final checkpoints (deepdiff, one entry
+per changed field: what changed, from, to) and the git diff of the two commits of the
+plan documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agentic_mlops.domain import MLOpsProjectState
+
+# Bookkeeping that differs between any two decision sets and says nothing about the plan.
+_IGNORED_FIELDS = (
+    "decision_set_id",
+    "revision_of",
+    "change_request",
+    "base_constraints",
+    "evidence",
+    "answers",
+    "questions",
+    "intake_rounds",
+    "commit",
+)
+
+
+class FieldChange(BaseModel):
+    """One changed field of the state, addressed by a dotted path."""
+
+    path: str
+    change: Literal["changed", "added", "removed"]
+    old: Any = None
+    new: Any = None
+
+
+class FileChange(BaseModel):
+    """One changed file of the plan documents (git status letter and path)."""
+
+    status: str
+    path: str
+
+
+class ChangeSummary(BaseModel):
+    """What a decision set changed relative to its parent."""
+
+    decision_set_id: str
+    parent_id: str | None
+    change_request: str | None
+    changed_constraints: list[str] = Field(default_factory=list)
+    fields: list[FieldChange] = Field(default_factory=list)
+    from_commit: str | None = None
+    to_commit: str | None = None
+    files: list[FileChange] = Field(default_factory=list)
+    git_diff: str = ""
+
+
+def state_changes(old: MLOpsProjectState | None, new: MLOpsProjectState) -> list[FieldChange]:
+    """Return the per-field differences between two states, in path order."""
+    from deepdiff import DeepDiff
+
+    before = {} if old is None else _comparable(old)
+    after = _comparable(new)
+    diff = DeepDiff(before, after, view="tree", verbose_level=2)
+    changes: list[FieldChange] = []
+    for report_type, levels in diff.items():
+        kind = _kind(report_type)
+        for level in levels:
+            changes.append(
+                FieldChange(
+                    path=_dotted(level.path(output_format="list")),
+                    change=kind,
+                    old=None if kind == "added" else _plain(level.t1),
+                    new=None if kind == "removed" else _plain(level.t2),
+                )
+            )
+    return sorted(changes, key=lambda c: c.path)
+
+
+def changed_constraint_fields(changes: list[FieldChange]) -> list[str]:
+    """Return the constraint fields named by the changes (``constraints.region`` -> region)."""
+    names = {
+        change.path.split(".")[1].split("[")[0]
+        for change in changes
+        if change.path.startswith("constraints.")
+    }
+    return sorted(names)
+
+
+def _comparable(state: MLOpsProjectState) -> dict[str, Any]:
+    return state.model_dump(mode="json", exclude=set(_IGNORED_FIELDS))
+
+
+def _kind(report_type: str) -> Literal["changed", "added", "removed"]:
+    if report_type.endswith("_added"):
+        return "added"
+    if report_type.endswith("_removed"):
+        return "removed"
+    return "changed"
+
+
+def _dotted(parts: list[Any]) -> str:
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """deepdiff's 'not present' marker becomes None."""
+    return None if type(value).__name__ == "NotPresent" else value

@@ -1,0 +1,164 @@
+"""After approval: code generation, validation, bundles, history, revisions, Change Summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentic_mlops.artifacts.bundle import read_zip
+from agentic_mlops.domain import ApprovalDecision
+from agentic_mlops.engines.local import LocalEngine
+from agentic_mlops.errors import Conflict, InvalidInput, NodeFailed
+from agentic_mlops.persistence import Database, PostgresStore
+from agentic_mlops.providers.offline import OfflineProvider
+
+GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "workloads.json").read_text())
+CHURN = GOLDEN["batch_tabular"]["request"]
+
+
+def approve(comment: str | None = None) -> ApprovalDecision:
+    return ApprovalDecision(decision="approve", comment=comment, approver="alice")
+
+
+def approved_run(engine: LocalEngine, project: str, request: str = CHURN, comment=None):
+    paused = engine.start(project, request)
+    assert paused.status == "awaiting_approval"
+    return engine.decide(paused.decision_set.id, approve(comment))
+
+
+def test_an_approved_plan_becomes_a_validated_bundle_and_a_commit(
+    engine: LocalEngine, database: Database, recorder
+) -> None:
+    done = approved_run(engine, "delivery-basic", comment="use spot instances for training")
+    state = done.state
+
+    assert done.status == "approved"
+    assert state.validation.passed, state.validation
+    assert {v.name for v in state.validation.validators} >= {
+        "ruff",
+        "terraform-parse",
+        "checkov",
+        "secrets",
+        "tests",
+    }
+    terraform = next(v for v in state.validation.validators if v.name == "terraform-validate")
+    assert terraform.status in {"passed", "skipped"}
+    files = read_zip(engine.artifacts.get(state.bundle.key))
+    assert "reports/validation.json" in files and "reports/validation.md" in files
+    assert json.loads(files["reports/validation.json"])["passed"] is True
+    assert {f.path for f in state.repository.files} <= set(files)
+    # the approver's comment reaches the generated code
+    assert "spot" in files["config/pipeline.json"].decode().lower()
+    # the decision set records its commit, which holds the plan documents
+    assert database.store.get_decision_set(done.decision_set.id).commit_sha == state.commit.sha
+    assert "plan/architecture.md" in state.commit.files
+    assert "validation-report" in recorder.types()
+
+
+def test_a_rejected_plan_generates_nothing(engine: LocalEngine, database: Database) -> None:
+    paused = engine.start("delivery-reject", CHURN)
+    done = engine.decide(
+        paused.decision_set.id, ApprovalDecision(decision="reject", comment="no", approver="bob")
+    )
+    assert done.status == "rejected"
+    assert done.state.repository is None and done.state.bundle is None
+    assert done.state.commit is None
+    nodes = {r.node for r in database.store.list_runs(paused.decision_set.id)}
+    assert not nodes & {"codegen", "validators", "diff_and_persist"}
+
+
+def test_the_same_input_gives_the_same_bundle_and_storing_it_again_is_a_no_op(
+    engine: LocalEngine,
+) -> None:
+    first = approved_run(engine, "delivery-determinism-a").state
+    second = approved_run(engine, "delivery-determinism-b").state
+    assert first.repository.source_sha256 == second.repository.source_sha256
+    assert first.bundle.sha256 == second.bundle.sha256
+    assert first.bundle.key == second.bundle.key
+    again = engine.artifacts.put(engine.artifacts.get(first.bundle.key), kind="bundles")
+    assert again.created is False and again.key == first.bundle.key
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "document"),
+    [
+        ("move to eu-central-1", "region", "plan/architecture.md"),
+        ("budget is now $800/month", "budget", "plan/cost.md"),
+    ],
+)
+def test_a_revision_carries_its_change_and_its_change_summary_names_it(
+    engine: LocalEngine, change: str, field: str, document: str
+) -> None:
+    parent = approved_run(engine, f"delivery-revise-{field}")
+    revision = engine.revise(parent.decision_set.id, change)
+    assert revision.status == "awaiting_approval"
+    assert revision.decision_set.parent_id == parent.decision_set.id
+    done = engine.decide(revision.decision_set.id, approve())
+
+    summary = engine.change_summary(done.decision_set.id)
+    assert summary.parent_id == parent.decision_set.id
+    assert summary.changed_constraints == [field]
+    assert summary.from_commit == parent.state.commit.sha
+    assert summary.to_commit == done.state.commit.sha
+    changed_files = {f.path for f in summary.files}
+    assert document in changed_files
+    assert "plan/constraints.json" in changed_files
+    assert all(f.status == "M" for f in summary.files)
+    assert f"diff --git a/{document} b/{document}" in summary.git_diff
+    constraint_paths = {c.path for c in summary.fields if c.path.startswith("constraints.")}
+    assert all(p.startswith(f"constraints.{field}") for p in constraint_paths)
+    if field == "region":
+        region = next(c for c in summary.fields if c.path == "constraints.region")
+        assert (region.old, region.new) == ("eu-west-1", "eu-central-1")
+        assert done.state.plan.region == "eu-central-1"
+    else:
+        assert done.state.constraints.budget.monthly_usd == 800
+
+
+def test_a_revision_needs_a_decided_parent_and_a_meaningful_change(engine: LocalEngine) -> None:
+    paused = engine.start("delivery-revise-bad", CHURN)
+    with pytest.raises(Conflict, match="awaiting_approval"):
+        engine.revise(paused.decision_set.id, "move to eu-central-1")
+    done = engine.decide(paused.decision_set.id, approve())
+    with pytest.raises(InvalidInput, match="changes no constraint"):
+        engine.revise(done.decision_set.id, "make it nicer")
+    with pytest.raises(InvalidInput, match="empty"):
+        engine.revise(done.decision_set.id, "  ")
+
+
+class _CrashAfter(PostgresStore):
+    def __init__(self, pool, node: str) -> None:
+        super().__init__(pool)
+        self.node, self.tripped = node, False
+
+    def complete_run(self, run, events):
+        stored = super().complete_run(run, events)
+        if run.node == self.node and not self.tripped:
+            self.tripped = True
+            raise RuntimeError("crash after " + self.node)
+        return stored
+
+
+@pytest.mark.parametrize("crash_after", ["codegen", "validators"])
+def test_a_crash_between_codegen_and_persist_generates_and_commits_once(
+    database: Database, crash_after: str
+) -> None:
+    store = _CrashAfter(database.pool, crash_after)
+    crashing = LocalEngine(
+        Database(pool=database.pool, store=store, checkpointer=database.checkpointer),
+        OfflineProvider(),
+    )
+    paused = crashing.start(f"delivery-crash-{crash_after}", CHURN)
+    with pytest.raises(NodeFailed, match="crash after"):
+        crashing.decide(paused.decision_set.id, approve())
+
+    outcome = LocalEngine(database, OfflineProvider()).resume(paused.decision_set.id)
+
+    assert outcome.status == "approved"
+    runs = {r.node: r.executions for r in database.store.list_runs(paused.decision_set.id)}
+    assert runs["codegen"] == 1 and runs["validators"] == 1 and runs["diff_and_persist"] == 1
+    history = crashing.repositories(outcome.decision_set.project_id).log()
+    assert [entry for entry in history if paused.decision_set.id in entry["message"]]
+    assert len([e for e in history if paused.decision_set.id in e["message"]]) == 1
