@@ -60,9 +60,7 @@ def snapshot(state: MLOpsProjectState) -> dict:
         # terraform-validate passes where a terraform binary and its providers exist, and is
         # skipped elsewhere: the machine decides, so it is left out of the snapshot
         "validators": {
-            v.name: v.status
-            for v in state.validation.validators
-            if v.name != "terraform-validate"
+            v.name: v.status for v in state.validation.validators if v.name != "terraform-validate"
         },
     }
 
