@@ -638,3 +638,91 @@ def test_a_long_error_stays_on_one_line_at_the_default_width(
     assert result.code == 2, result.text
     assert count_decision_sets(database) == before
     assert_one_line_error(result, "unknown field", "colour", "summary")
+
+
+# 7. after approval: bundle, revision, Change Summary --------------------------------------
+
+
+def test_run_to_approval_prints_bundle_validation_and_commit(cli: Cli, project: str) -> None:
+    # Given a complete request approved up front
+    result = cli("run", CHURN, "--project", project, "--approve", "--json")
+
+    # Then the JSON carries the bundle, the validation and the commit
+    assert result.code == 0, result.text
+    doc = result.json()
+    assert doc["bundle"]["key"].startswith("bundles/sha256/")
+    assert len(doc["bundle"]["sha256"]) == 64
+    assert doc["validation"]["passed"] is True
+    assert len(doc["commit"]["sha"]) == 40
+
+    # And the human rendering of the same decision set shows them too
+    shown = cli("status", doc["decision_set_id"])
+    assert doc["bundle"]["sha256"] in shown.out
+    assert doc["commit"]["sha"] in shown.out
+    assert "Validation passed" in shown.out
+
+
+def test_bundle_extracts_the_repository_with_its_reports(
+    cli: Cli, project: str, tmp_path: Path
+) -> None:
+    done = cli("run", CHURN, "--project", project, "--approve", "--json").json()
+    out = tmp_path / "repo"
+
+    result = cli("bundle", done["decision_set_id"], "--out", str(out))
+
+    assert result.code == 0, result.text
+    assert (out / "reports" / "validation.md").is_file()
+    assert json.loads((out / "reports" / "validation.json").read_text())["passed"] is True
+    assert (out / "infra" / "terraform" / "s3.tf").is_file()
+    # a second extraction into the now non-empty folder is refused and changes nothing
+    again = cli("bundle", done["decision_set_id"], "--out", str(out))
+    assert again.code == 2
+    assert_one_line_error(again, "not an empty folder")
+
+
+def test_bundle_of_a_decision_set_without_one_is_a_conflict(
+    cli: Cli, project: str, tmp_path: Path
+) -> None:
+    paused = start_awaiting_approval(cli, project)
+    result = cli("bundle", paused["decision_set_id"], "--out", str(tmp_path / "x"))
+    assert result.code == 5
+    assert_one_line_error(result, "has no bundle")
+    assert not (tmp_path / "x").exists()
+
+
+def test_revise_and_show_name_the_changed_region(cli: Cli, project: str) -> None:
+    # Given an approved decision set in eu-west-1
+    parent = cli("run", CHURN, "--project", project, "--approve", "--json").json()
+
+    # When a revision moves it to eu-central-1 and is approved
+    revised = cli(
+        "revise", parent["decision_set_id"], "move to eu-central-1", "--approve", "--json"
+    )
+    assert revised.code == 0, revised.text
+    child = revised.json()
+    assert child["constraints"]["region"] == "eu-central-1"
+    assert child["plan"]["region"] == "eu-central-1"
+
+    # Then show names the region change, from and to, and the git diff of the documents
+    summary = cli("show", child["decision_set_id"], "--json").json()
+    assert summary["parent_id"] == parent["decision_set_id"]
+    assert summary["changed_constraints"] == ["region"]
+    region = next(f for f in summary["fields"] if f["path"] == "constraints.region")
+    assert (region["old"], region["new"]) == ("eu-west-1", "eu-central-1")
+    assert "plan/architecture.md" in {f["path"] for f in summary["files"]}
+    assert "-- Region: `eu-west-1`" in summary["git_diff"]
+    assert "+- Region: `eu-central-1`" in summary["git_diff"]
+    human = cli("show", child["decision_set_id"])
+    assert "Changed constraints: region" in human.out
+    assert "diff --git" in human.out
+
+
+def test_revise_refuses_a_change_that_changes_nothing(cli: Cli, project: str) -> None:
+    parent = cli("run", CHURN, "--project", project, "--approve", "--json").json()
+    before = cli("status", parent["decision_set_id"], "--json").json()
+
+    result = cli("revise", parent["decision_set_id"], "please make it better", "--json")
+
+    assert result.code == 2
+    assert_one_line_error(result, "changes no constraint")
+    assert cli("status", parent["decision_set_id"], "--json").json() == before
