@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata, resources
@@ -173,15 +174,24 @@ def validate_repository(
         ws = Workspace(dict(files), Path(tmp) / "repo", Path(tmp) / "scratch", timeout_s)
         write_files(ws.root, files)
         ws.scratch.mkdir()
-        steps: list[tuple[str, Callable[[], ValidatorResult]]] = [
-            ("ruff", lambda: run_ruff(ws)),
-            ("terraform-parse", lambda: parse_terraform(ws)),
-            ("terraform-validate", lambda: validate_terraform(ws, terraform)),
-            ("checkov", lambda: run_checkov(ws, checkov)),
-            ("secrets", lambda: scan_secrets(ws)),
-            ("tests", lambda: run_tests(ws)),
+        # Two lanes run side by side: the Terraform tools share infra/terraform (terraform
+        # init writes .terraform/ there, which checkov must not see half-written), while
+        # the secret scan and the generated tests touch nothing they share.
+        lanes: list[list[tuple[str, Callable[[], ValidatorResult]]]] = [
+            [
+                ("ruff", lambda: run_ruff(ws)),
+                ("terraform-parse", lambda: parse_terraform(ws)),
+                ("terraform-validate", lambda: validate_terraform(ws, terraform)),
+                ("checkov", lambda: run_checkov(ws, checkov)),
+            ],
+            [
+                ("secrets", lambda: scan_secrets(ws)),
+                ("tests", lambda: run_tests(ws)),
+            ],
         ]
-        results = [_timed(name, step) for name, step in steps]
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            done = pool.map(lambda lane: [_timed(name, step) for name, step in lane], lanes)
+            results = [result for lane_results in done for result in lane_results]
         replacements = _replacements(ws)
         results = [_scrub(r, replacements) for r in results]
     report = build_report(results, describe_isolation())
