@@ -10,7 +10,7 @@ our own Python handlers in-process. See docs/step-functions-testing.md for what 
 Usage::
 
     with step_functions({"NodeRunner": handler}) as sfn:
-        arn = sfn.create_state_machine(definition, {"NodeRunnerArn": sfn.function_arn("NodeRunner")})
+        arn = sfn.create_state_machine(definition, {"Runner": sfn.function_arn("NodeRunner")})
         execution_arn = sfn.start(arn, {"run_id": "r1"})
         assert sfn.wait(execution_arn)["status"] == "SUCCEEDED"
 
@@ -19,6 +19,7 @@ No pytest import: usable from tests, scripts and the engine-parity check alike.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -34,6 +35,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
@@ -48,6 +50,23 @@ TERMINAL_STATUSES: tuple[str, ...] = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORT
 ROLE_NAME = "sfn-harness-role"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _POLL_INTERVAL_S = 0.02
+
+
+def wait_until(
+    predicate: Callable[[], Any], *, timeout_s: float = 5.0, what: str = "condition"
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned); TimeoutError otherwise.
+
+    For conditions set by the interpreter's threads, e.g. a handler having stored a task token.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} not met after {timeout_s}s")
+        time.sleep(_POLL_INTERVAL_S)
 
 
 class LambdaServiceError(Exception):
@@ -131,7 +150,10 @@ class StepFunctionsHarness:
         return arn
 
     def start(
-        self, state_machine_arn: str, input: Mapping[str, Any] | None = None, name: str | None = None
+        self,
+        state_machine_arn: str,
+        input: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> str:
         """Start an execution; a name is generated when none is given (as AWS does)."""
         response = self.client.start_execution(
@@ -171,13 +193,29 @@ class StepFunctionsHarness:
                 return events
             kwargs["nextToken"] = page["nextToken"]
 
-    def stop_running(self, timeout_s: float = 5) -> None:
-        """Abort every execution still RUNNING (e.g. parked on a task token)."""
+    def stop_running(self, timeout_s: float = 5) -> list[str]:
+        """Abort every execution still RUNNING; returns the ARNs that did not end in time.
+
+        moto's StopExecution only flags the interpreter (``Environment.set_stop``): a state
+        parked on a task token keeps its thread blocked in ``ExecutionState._evaluate_with_timeout``
+        until the token is answered or TimeoutSeconds (default 99999999) elapses, and the
+        execution stays RUNNING. Answering its pending tokens after the stop releases the
+        thread and the execution ends ABORTED.
+        """
+        stuck: list[str] = []
         for arn in self.state_machine_arns:
             listed = self.client.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
             for execution in listed["executions"]:
-                self.client.stop_execution(executionArn=execution["executionArn"])
-                self.wait(execution["executionArn"], timeout_s=timeout_s)
+                execution_arn = execution["executionArn"]
+                self.client.stop_execution(executionArn=execution_arn)
+                for token in _pending_task_tokens(execution_arn):
+                    with contextlib.suppress(ClientError):
+                        self.client.send_task_success(taskToken=token, output="{}")
+                try:
+                    self.wait(execution_arn, timeout_s=timeout_s)
+                except TimeoutError:
+                    stuck.append(execution_arn)
+        return stuck
 
     # Called by the patched LambdaSimpleBackend.invoke, in the execution's worker thread.
     def _invoke(self, name: str, arn: str, timeout_s: float, body: Any) -> tuple[bytes, bool]:
@@ -223,7 +261,9 @@ def step_functions(
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]},
+                            "Principal": {
+                                "Service": ["states.amazonaws.com", "lambda.amazonaws.com"]
+                            },
                             "Action": "sts:AssumeRole",
                         }
                     ],
@@ -275,6 +315,19 @@ def step_functions(
                 yield harness
             finally:
                 harness.stop_running()
+
+
+def _pending_task_tokens(execution_arn: str) -> list[str]:
+    """Task tokens of this execution that have no answer yet (read from moto's internals)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    _, _, _, region, account_id, *_ = execution_arn.split(":")
+    execution = stepfunctions_parser_backends[account_id][region].describe_execution(execution_arn)
+    env = getattr(getattr(execution, "exec_worker", None), "env", None)
+    if env is None:
+        return []
+    pool = env.callback_pool_manager._pool
+    return [token for token, endpoint in list(pool.items()) if endpoint.get_outcome() is None]
 
 
 def _decode_event(body: Any) -> Any:

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 from agentic_mlops.domain import ANSWERABLE_FIELDS, ApprovalDecision, MLOpsProjectState
 from agentic_mlops.engines.base import FINAL_STATUSES, Engine, RunOutcome
 from agentic_mlops.errors import AlreadyDecided, Conflict, InvalidInput, NodeFailed
-from agentic_mlops.persistence.models import NewEvent, Wait
+from agentic_mlops.persistence.models import DecisionSet, NewEvent, Wait
 from agentic_mlops.providers import InvalidAnswer, OrchestrationProvider
 from agentic_mlops.streaming import EventType
+from agentic_mlops.workflow.registry import NODE_ORDER, NodeSpec, spec
 
 if TYPE_CHECKING:
     from agentic_mlops.artifacts.store import ArtifactStore
     from agentic_mlops.changes import ChangeSummary
     from agentic_mlops.codegen.base import CodeGenProvider
-    from agentic_mlops.persistence import Database
+    from agentic_mlops.persistence import Database, PostgresStore
     from agentic_mlops.vcs.repository import ProjectRepository
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,20 @@ class LocalEngine(Engine):
             InvalidInput: for an empty or oversized request or an unreadable answer
                 (nothing is created then).
         """
+        decision_set = self.prepare(project, request, answers)
+        return self._drive(decision_set.id, None, "start")
+
+    def prepare(
+        self, project: str, request: str, answers: dict[str, str] | None = None
+    ) -> DecisionSet:
+        """Validate the input, create the decision set and checkpoint its initial state.
+
+        No node runs: the in-process engine continues at once, the Step Functions engine
+        starts an execution that runs the nodes one by one.
+
+        Raises:
+            InvalidInput: for an empty or oversized request or an unreadable answer.
+        """
         request = request.strip()
         if not request:
             raise InvalidInput("the request is empty; describe the ML workload in plain words")
@@ -102,7 +117,8 @@ class LocalEngine(Engine):
             request=request,
             answers=answers,
         )
-        return self._drive(decision_set.id, initial.model_dump(mode="json"), "start")
+        self._checkpoint_input(decision_set.id, initial)
+        return decision_set
 
     def revise(
         self, parent_id: str, change: str, answers: dict[str, str] | None = None
@@ -111,6 +127,19 @@ class LocalEngine(Engine):
 
         The revision starts from the parent's final constraints, applies the change, and
         goes through planning, approval and delivery again.
+
+        Raises:
+            NotFound: unknown parent.
+            Conflict: the parent is not decided yet.
+            InvalidInput: an empty change, or one that changes no constraint.
+        """
+        child = self.prepare_revision(parent_id, change, answers)
+        return self._drive(child.id, None, "revise")
+
+    def prepare_revision(
+        self, parent_id: str, change: str, answers: dict[str, str] | None = None
+    ) -> DecisionSet:
+        """Validate a revision, create its decision set and checkpoint its initial state.
 
         Raises:
             NotFound: unknown parent.
@@ -149,7 +178,8 @@ class LocalEngine(Engine):
             change_request=change,
             base_constraints=parent_state.constraints,
         )
-        return self._drive(child.id, initial.model_dump(mode="json"), "revise")
+        self._checkpoint_input(child.id, initial)
+        return child
 
     def answer(self, decision_set_id: str, answers: dict[str, str], by: str) -> RunOutcome:
         """Answer the open intake questions and continue.
@@ -159,7 +189,7 @@ class LocalEngine(Engine):
             Conflict: the decision set is not waiting for answers.
             InvalidInput: an unknown field or an unreadable value (nothing changes).
         """
-        wait = self._pending_wait(decision_set_id, "question")
+        wait = self.pending_wait(decision_set_id, "question")
         answers = self.validate_answers(answers)
         if not answers:
             raise InvalidInput("no answers given; use --answer FIELD=VALUE")
@@ -177,7 +207,18 @@ class LocalEngine(Engine):
             Conflict: the decision set is not waiting for approval.
             InvalidInput: approval of a policy-failed plan without a comment.
         """
-        wait = self._pending_wait(decision_set_id, "approval")
+        wait = self.pending_wait(decision_set_id, "approval")
+        self.check_decision(wait, decision)
+        wait = self._store.decide_wait(wait.id, decision.model_dump(mode="json"), decision.approver)
+        return self._resume_wait(decision_set_id, wait)
+
+    @staticmethod
+    def check_decision(wait: Wait, decision: ApprovalDecision) -> None:
+        """Refuse to approve a policy-failed plan without a justification.
+
+        Raises:
+            InvalidInput: approval of a policy-failed plan without a comment.
+        """
         if (
             decision.decision == "approve"
             and wait.request.get("policy") == "fail"
@@ -188,8 +229,11 @@ class LocalEngine(Engine):
                 f"the plan failed policy ({failed}); approving it needs a --comment"
                 " giving the justification"
             )
-        wait = self._store.decide_wait(wait.id, decision.model_dump(mode="json"), decision.approver)
-        return self._resume_wait(decision_set_id, wait)
+
+    @property
+    def store(self) -> PostgresStore:
+        """The platform store."""
+        return self._store
 
     def resume(self, decision_set_id: str) -> RunOutcome:
         """Continue from the last checkpoint after a crash, or finish a decided wait."""
@@ -283,13 +327,167 @@ class LocalEngine(Engine):
             cleaned[field] = text
         return cleaned
 
+    # one node at a time (the Step Functions path) ---------------------------------------
+
+    def step(self, decision_set_id: str, node: str) -> dict[str, Any]:
+        """Run exactly ``node`` from the decision set's checkpoint; return a small result.
+
+        A gate decided since the last node is first completed with its recorded answer.
+        Asking again for the node that produced the current checkpoint (a replay after a
+        lost response) returns the same result without running anything; asking for any
+        other node than the next one is refused. Errors propagate (the state machine's
+        Retry and Catch handle them).
+
+        Raises:
+            InvalidInput: unknown node.
+            NotFound: unknown decision set.
+            Conflict: ``node`` is not the checkpoint's next node.
+        """
+        self._known_node(node)
+        self._store.get_decision_set(decision_set_id)
+        config = self._config(decision_set_id)
+        self._finish_decided_gate(decision_set_id)
+        snapshot = self._graph.get_state(config)
+        pending = [task.name for task in snapshot.tasks]
+        if node not in pending:
+            if node in self._produced_checkpoint(snapshot):
+                return {**self._step_result(self._settle(decision_set_id), node), "replay": True}
+            raise Conflict(
+                f"node {node} is not next for decision set {decision_set_id}"
+                f" (next: {', '.join(pending) or 'nothing, the run has ended'})"
+            )
+        self._store.set_status(decision_set_id, "running")
+        sink = _GuardedSink(self._on_event)
+        for mode, chunk in self._graph.stream(
+            None,
+            config,
+            context=self._context,
+            stream_mode=["custom", "updates"],
+            durability="sync",
+            interrupt_after=[node],
+        ):
+            if mode == "custom":
+                sink(chunk)
+        return {**self._step_result(self._settle(decision_set_id, sink), node), "replay": False}
+
+    def open_gate(self, decision_set_id: str, node: str, task_token: str | None) -> Wait:
+        """Run a gate node up to its pause and keep the engine's resume token with the wait.
+
+        The token stays in the database: it is never returned to callers or sent out.
+        """
+        wait = self._store.latest_wait(decision_set_id)
+        snapshot = self._graph.get_state(self._config(decision_set_id))
+        if not snapshot.interrupts:
+            self.step(decision_set_id, node)
+            wait = self._store.latest_wait(decision_set_id)
+        if wait is None or wait.kind != self._known_node(node).waits_for:
+            raise Conflict(f"node {node} of decision set {decision_set_id} did not pause")
+        if task_token is not None:
+            self._store.attach_task_token(wait.id, task_token)
+        return wait
+
+    def task_token(self, wait_id: str) -> str | None:
+        """Return the resume token of a wait (server side only)."""
+        return self._store.task_token(wait_id)
+
+    def fail(self, decision_set_id: str, error: dict[str, Any], *, key: str) -> RunOutcome:
+        """Record a failure reported by the engine (the state machine's Catch), once per key.
+
+        The error payload is quarantined in the artifact store for triage.
+        """
+        import json
+
+        self._store.get_decision_set(decision_set_id)
+        payload = json.dumps({"decision_set_id": decision_set_id, "error": error}, sort_keys=True)
+        stored = self.artifacts.quarantine(
+            payload.encode("utf-8"), reason=str(error.get("Error", "failure")), kind="failures"
+        )
+        self._link_checkpoints(decision_set_id)
+        self._store.set_status(decision_set_id, "failed")
+        self._complete(
+            decision_set_id,
+            "failed",
+            {"error": error.get("Error"), "cause": error.get("Cause"), "quarantine": stored.key},
+            _GuardedSink(self._on_event),
+            key=key,
+        )
+        return self.status(decision_set_id)
+
+    def _known_node(self, node: str) -> NodeSpec:
+        try:
+            return spec(node)
+        except KeyError as exc:
+            raise InvalidInput(str(exc.args[0])) from exc
+
+    def _produced_checkpoint(self, snapshot: Any) -> set[str]:
+        """The nodes whose writes produced the current checkpoint."""
+        if snapshot.parent_config is None:
+            return set()
+        return {task.name for task in self._graph.get_state(snapshot.parent_config).tasks}
+
+    def _finish_decided_gate(self, decision_set_id: str) -> None:
+        """Complete a paused gate whose wait was decided (the answer is in the database)."""
+        from langgraph.types import Command
+
+        snapshot = self._graph.get_state(self._config(decision_set_id))
+        if not snapshot.interrupts:
+            return
+        interrupt = snapshot.interrupts[0]
+        wait = self._store.open_wait(
+            decision_set_id, interrupt.value["kind"], interrupt.id, interrupt.value
+        )
+        if wait.status != "decided":
+            raise Conflict(f"decision set {decision_set_id} is still waiting for its {wait.kind}")
+        sink = _GuardedSink(self._on_event)
+        for mode, chunk in self._graph.stream(
+            Command(resume=wait.response),
+            self._config(decision_set_id),
+            context=self._context,
+            stream_mode=["custom", "updates"],
+            durability="sync",
+            interrupt_after=list(snapshot.next),
+        ):
+            if mode == "custom":
+                sink(chunk)
+
+    @staticmethod
+    def _step_result(outcome: RunOutcome, node: str) -> dict[str, Any]:
+        """What a node task returns to the state machine: ids and a few flags, no state."""
+        state = outcome.state
+        return {
+            "decision_set_id": outcome.decision_set.id,
+            "node": node,
+            "status": outcome.status,
+            "coverage_complete": bool(state and state.coverage and state.coverage.complete),
+            "decision": state.approval.decision if state and state.approval else None,
+        }
+
+    def _checkpoint_input(self, decision_set_id: str, initial: MLOpsProjectState) -> None:
+        """Write the initial state as the first checkpoint, stopping before the first node."""
+        for _ in self._graph.stream(
+            initial.model_dump(mode="json"),
+            self._config(decision_set_id),
+            context=self._context,
+            stream_mode="updates",
+            durability="sync",
+            interrupt_before=[NODE_ORDER[0]],
+        ):
+            pass
+
     # internals ------------------------------------------------------------------------
 
     @staticmethod
     def _config(decision_set_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": decision_set_id}}
 
-    def _pending_wait(self, decision_set_id: str, kind: str) -> Wait:
+    def pending_wait(self, decision_set_id: str, kind: str) -> Wait:
+        """Return the pending wait of ``kind``, or explain why there is none.
+
+        Raises:
+            NotFound: unknown decision set.
+            AlreadyDecided: an approval asked for a decision set already decided.
+            Conflict: the decision set is not waiting for that kind of input.
+        """
         decision_set = self._store.get_decision_set(decision_set_id)
         wait = self._store.latest_wait(decision_set_id)
         if wait is not None and wait.status == "pending" and wait.kind == kind:

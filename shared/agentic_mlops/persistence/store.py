@@ -393,6 +393,24 @@ class PostgresStore(PlatformStore):
             ).fetchone()
         return Wait.model_validate(row)
 
+    def attach_task_token(self, wait_id: str, task_token: str) -> None:
+        """Keep the engine's resume token with a pending wait (replacing a retried one)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE approvals SET task_token = %s WHERE id = %s AND status = 'pending'",
+                (task_token, wait_id),
+            )
+
+    def task_token(self, wait_id: str) -> str | None:
+        """Return a wait's resume token. Server side only: never send it to a client."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT task_token FROM approvals WHERE id = %s", (wait_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no wait with id {wait_id!r}")
+        return row["task_token"]
+
     def latest_wait(self, decision_set_id: str, kind: str | None = None) -> Wait | None:
         """Return the most recent wait of a decision set (of one kind, if given)."""
         query = f"SELECT {_WAIT_COLUMNS} FROM approvals WHERE decision_set_id = %s"
