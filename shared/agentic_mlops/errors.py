@@ -43,3 +43,12 @@ class NodeFailed(PlatformError):
     """A workflow node raised; the decision set is marked failed."""
 
     code = "node_failed"
+
+
+class ProviderUnavailable(PlatformError):
+    """Every provider is unavailable for now; the engine retries the node later.
+
+    The class name is the error name the state machine's ``Retry`` matches.
+    """
+
+    code = "provider_unavailable"

@@ -47,9 +47,10 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
 }
 TERMINAL_STATUSES: tuple[str, ...] = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-ROLE_NAME = "sfn-harness-role"
+ROLE_PREFIX = "sfn-harness-"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _POLL_INTERVAL_S = 0.02
+_PARK_GRACE_S = 0.05
 
 
 def wait_until(
@@ -193,6 +194,28 @@ class StepFunctionsHarness:
                 return events
             kwargs["nextToken"] = page["nextToken"]
 
+    def wait_parked(self, execution_arn: str, *, timeout_s: float = 5) -> list[dict[str, Any]]:
+        """Wait until the execution sits in a ``.waitForTaskToken`` wait; returns the history.
+
+        The handler sees the token (and a test may read it) before the interpreter starts
+        waiting. Answering early is fine (the outcome is kept), but a StopExecution in that
+        window makes moto skip the TimeoutSeconds evaluation and pop the wrong value off its
+        stack: the task fails with States.Runtime ("'>' not supported between instances of
+        'dict' and 'int'"). Call this before stopping a parked execution.
+        """
+
+        def parked() -> list[dict[str, Any]] | None:
+            events = self.history(execution_arn)
+            last = events[-1] if events else {}
+            details = last.get("taskSubmittedEventDetails", {})
+            return (
+                events if str(details.get("resource", "")).endswith(".waitForTaskToken") else None
+            )
+
+        events = wait_until(parked, timeout_s=timeout_s, what=f"{execution_arn} parked")
+        time.sleep(_PARK_GRACE_S)  # TaskSubmitted is recorded just before the wait starts
+        return events
+
     def stop_running(self, timeout_s: float = 5) -> list[str]:
         """Abort every execution still RUNNING; returns the ARNs that did not end in time.
 
@@ -207,6 +230,9 @@ class StepFunctionsHarness:
             listed = self.client.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
             for execution in listed["executions"]:
                 execution_arn = execution["executionArn"]
+                if _pending_task_tokens(execution_arn):
+                    with contextlib.suppress(TimeoutError):
+                        self.wait_parked(execution_arn, timeout_s=1)
                 self.client.stop_execution(executionArn=execution_arn)
                 for token in _pending_task_tokens(execution_arn):
                     with contextlib.suppress(ClientError):
@@ -254,7 +280,7 @@ def step_functions(
     with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
         iam = boto3.client("iam", region_name=region)
         role_arn = iam.create_role(
-            RoleName=ROLE_NAME,
+            RoleName=f"{ROLE_PREFIX}{uuid.uuid4().hex[:8]}",
             AssumeRolePolicyDocument=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -314,7 +340,8 @@ def step_functions(
             try:
                 yield harness
             finally:
-                harness.stop_running()
+                with contextlib.suppress(Exception):  # best effort; never mask the test's error
+                    harness.stop_running()
 
 
 def _pending_task_tokens(execution_arn: str) -> list[str]:

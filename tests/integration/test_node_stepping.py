@@ -43,7 +43,7 @@ def test_stepping_node_by_node_matches_the_registry_order(
     database.store.decide_wait(
         approval.id, {"decision": "approve", "comment": None, "approver": "t"}, "t"
     )
-    assert engine.step(ds.id, "process_approval_feedback")["decision"] == "approve"
+    assert engine.step(ds.id, "process_approval_feedback")["decision"] == "approved"
     for node in ("codegen", "validators"):
         engine.step(ds.id, node)
     result = engine.step(ds.id, "diff_and_persist")

@@ -419,6 +419,7 @@ def test_stop_execution_of_a_parked_task_waits_for_its_token() -> None:
         arn = sfn.create_state_machine(_approval_machine(), {"Park": sfn.function_arn("Park")})
         execution = sfn.start(arn, {})
         token = box.token()
+        sfn.wait_parked(execution)  # see its docstring: a stop before the wait starts races
         sfn.client.stop_execution(executionArn=execution)
         time.sleep(0.2)
         still = sfn.client.describe_execution(executionArn=execution)["status"]

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 EventSink = Callable[[dict[str, Any]], None]
 MAX_REQUEST_CHARS = 20_000
 _WAIT_STATUS = {"question": "awaiting_input", "approval": "awaiting_approval"}
+_DECISION_OUTCOME = {"approve": "approved", "reject": "rejected"}
 
 
 class LocalEngine(Engine):
@@ -459,7 +460,9 @@ class LocalEngine(Engine):
             "node": node,
             "status": outcome.status,
             "coverage_complete": bool(state and state.coverage and state.coverage.complete),
-            "decision": state.approval.decision if state and state.approval else None,
+            "decision": _DECISION_OUTCOME[state.approval.decision]
+            if state and state.approval
+            else None,
         }
 
     def _checkpoint_input(self, decision_set_id: str, initial: MLOpsProjectState) -> None:
@@ -492,10 +495,21 @@ class LocalEngine(Engine):
         wait = self._store.latest_wait(decision_set_id)
         if wait is not None and wait.status == "pending" and wait.kind == kind:
             return wait
+        decided_approval = (
+            kind == "approval"
+            and wait is not None
+            and wait.kind == kind
+            and wait.status == "decided"
+            and wait.response
+        )
+        if decided_approval:
+            outcome = _DECISION_OUTCOME.get(str(wait.response.get("decision")), "decided")
+            raise AlreadyDecided(
+                f"decision set {decision_set_id} was already {outcome} by {wait.decided_by}"
+            )
         if kind == "approval" and decision_set.status in FINAL_STATUSES - {"failed"}:
             raise AlreadyDecided(
                 f"decision set {decision_set_id} was already {decision_set.status}"
-                + (f" by {wait.decided_by}" if wait and wait.decided_by else "")
             )
         expected = _WAIT_STATUS[kind].replace("_", " ")
         raise Conflict(

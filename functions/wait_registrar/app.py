@@ -1,0 +1,15 @@
+"""Pauses a gate node and keeps its task token server side (a .waitForTaskToken Task)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentic_mlops.observability import lambda_entry
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Entry point: one call into the library (imported on first use: cold start)."""
+    from agentic_mlops.lambda_runtime import register_wait
+
+    return register_wait(event)
