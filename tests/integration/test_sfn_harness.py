@@ -202,6 +202,26 @@ def test_lambda_service_exception_is_a_catchable_error() -> None:
     assert "Status Code: 500" in error["Cause"]
 
 
+@pytest.mark.parametrize(
+    ("resource", "error"),
+    [(INVOKE, "Lambda.TooManyRequestsException"), ("bare", "Exception")],
+)
+def test_invoke_api_errors_by_resource_kind(resource: str, error: str) -> None:
+    def throttled(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise LambdaServiceError("slow down", code="TooManyRequestsException", status=429)
+
+    with step_functions({"Call": throttled}) as sfn:
+        if resource == "bare":  # a bare Lambda ARN resource names every ClientError "Exception"
+            task = {"Type": "Task", "Resource": sfn.function_arn("Call"), "End": True}
+        else:
+            task = _invoke("Call", End=True)
+        definition = {"StartAt": "Call", "States": {"Call": task}}
+        arn = sfn.create_state_machine(definition, {"Call": sfn.function_arn("Call")})
+        described = sfn.wait(sfn.start(arn, {}))
+
+    assert (described["status"], described["error"]) == ("FAILED", error)
+
+
 @pytest.mark.parametrize(("score", "branch"), [(0.9, "Approve"), (0.2, "AskQuestions")])
 def test_choice_branches_on_handler_output(score: float, branch: str) -> None:
     definition = {
@@ -254,6 +274,8 @@ def test_wait_for_task_token_resumes_with_send_task_success_output() -> None:
         execution = sfn.start(arn, {"run": "r1"})
         token = box.token()
         assert sfn.client.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        with pytest.raises(ClientError) as heartbeat:  # no HeartbeatSeconds on this task
+            sfn.client.send_task_heartbeat(taskToken=token)
         sfn.client.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
         described = sfn.wait(execution)
         types = [event["type"] for event in sfn.history(execution)]
@@ -262,6 +284,7 @@ def test_wait_for_task_token_resumes_with_send_task_success_output() -> None:
     assert json.loads(described["output"]) == {"run": "r1", "decision": {"approved": True}}
     assert sfn.calls["Park"] == [{"token": token, "input": {"run": "r1"}}]
     assert types.index("TaskSubmitted") < types.index("TaskSucceeded")
+    assert _error_of(heartbeat) == "InvalidToken"  # AWS accepts it
 
 
 def test_send_task_failure_goes_to_catch_with_its_error() -> None:
@@ -430,6 +453,51 @@ def test_stop_execution_of_a_parked_task_waits_for_its_token() -> None:
     assert still == "RUNNING"
     assert described["status"] == "ABORTED"
     assert types[-1] == "ExecutionAborted" and "Decided" not in json.dumps(types)
+
+
+def test_stop_before_the_token_wait_starts_is_a_states_runtime_failure() -> None:
+    # moto race (why wait_parked exists): once stopped, the interpreter skips evaluating
+    # TimeoutSeconds and pops the task output instead, so the wait fails with States.Runtime.
+    def park_then_stop(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        sfn.client.stop_execution(executionArn=event["input"]["execution"])
+        return {}
+
+    definition = {
+        "StartAt": "Park",
+        "States": {
+            "Prep": {"Type": "Pass", "End": True},
+            "Park": {
+                **_wait_for_token("Park", End=True),
+                "Parameters": {
+                    "FunctionName": "${Park}",
+                    "Payload": {
+                        "token.$": "$$.Task.Token",
+                        "input": {"execution.$": "$$.Execution.Id"},
+                    },
+                },
+            },
+        },
+    }
+    with step_functions({"Park": park_then_stop}) as sfn:
+        arn = sfn.create_state_machine(definition, {"Park": sfn.function_arn("Park")})
+        described = sfn.wait(sfn.start(arn, {}))
+
+    assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
+    assert "'>' not supported between instances of 'dict' and 'int'" in described["cause"]
+
+
+def test_stop_execution_aborts_a_wait_state_at_once() -> None:
+    definition = {
+        "StartAt": "Pause",
+        "States": {"Pause": {"Type": "Wait", "Seconds": 30, "End": True}},
+    }
+    with step_functions({}) as sfn:
+        execution = sfn.start(sfn.create_state_machine(definition), {})
+        wait_until(lambda: len(sfn.history(execution)) >= 2, what="Wait state entered")
+        sfn.client.stop_execution(executionArn=execution)
+        described = sfn.wait(execution, timeout_s=2)
+
+    assert described["status"] == "ABORTED"
 
 
 def test_leaving_the_harness_releases_parked_executions() -> None:

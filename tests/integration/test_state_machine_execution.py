@@ -18,7 +18,7 @@ from agentic_mlops import lambda_runtime
 from agentic_mlops.domain import ApprovalDecision
 from agentic_mlops.engines.local import LocalEngine
 from agentic_mlops.engines.stepfunctions import StepFunctionsEngine, send_task_success
-from agentic_mlops.errors import AlreadyDecided, NotFound
+from agentic_mlops.errors import AlreadyDecided, Conflict, NotFound
 from agentic_mlops.persistence import Database
 from agentic_mlops.providers.offline import OfflineProvider
 from agentic_mlops.workflow.registry import NODE_ORDER
@@ -194,6 +194,12 @@ def test_an_approval_timeout_fails_the_run_and_says_so(cloud, database: Database
     complete = database.store.list_events(ds_id, event_type="run-complete")
     assert [e.payload["outcome"] for e in complete] == ["failed"]
     assert complete[0].payload["error"] == "States.Timeout"
+
+    # And an approval arriving after the timeout is refused and changes nothing
+    with pytest.raises(Conflict, match="not awaiting approval"):
+        engine.decide(ds_id, APPROVE)
+    assert database.store.latest_wait(ds_id).status == "expired"
+    assert engine.status(ds_id).status == "failed"
 
 
 @pytest.mark.parametrize("where", ["before", "after"])

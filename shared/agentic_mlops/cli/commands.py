@@ -28,6 +28,9 @@ from agentic_mlops.errors import Conflict, InvalidInput
 if TYPE_CHECKING:
     from agentic_mlops.engines.base import RunOutcome
     from agentic_mlops.engines.local import LocalEngine
+    from agentic_mlops.engines.stepfunctions import StepFunctionsEngine
+
+    AnyEngine = LocalEngine | StepFunctionsEngine
     from agentic_mlops.persistence import Database
 
 PROVIDER_ENV = "AGENTIC_MLOPS_PROVIDER"
@@ -58,7 +61,7 @@ class _ShownEngine:
 
     _WORKFLOW_CALLS = frozenset({"start", "answer", "decide", "resume", "revise"})
 
-    def __init__(self, engine: LocalEngine, console: Console) -> None:
+    def __init__(self, engine: AnyEngine, console: Console) -> None:
         self._engine = engine
         self._console = console
         self._spinner: Any = None
@@ -92,8 +95,7 @@ class _ShownEngine:
 
 
 @contextmanager
-def _engine(args: argparse.Namespace, console: Console) -> Iterator[LocalEngine]:
-    from agentic_mlops.engines.local import LocalEngine
+def _engine(args: argparse.Namespace, console: Console) -> Iterator[AnyEngine]:
     from agentic_mlops.providers import get_provider
 
     try:
@@ -107,8 +109,10 @@ def _engine(args: argparse.Namespace, console: Console) -> Iterator[LocalEngine]
             assert shown is not None
             shown.on_event(message, compact=args.json)
 
-        shown = _ShownEngine(LocalEngine(database, provider, on_event=on_event), console)
-        yield shown  # type: ignore[misc]  # a LocalEngine with a spinner around workflow calls
+        from agentic_mlops.engines import create_engine
+
+        shown = _ShownEngine(create_engine(database, provider, on_event=on_event), console)
+        yield shown  # type: ignore[misc]  # the engine, with a spinner around workflow calls
 
 
 def _approver(args: argparse.Namespace) -> str:
@@ -142,7 +146,7 @@ def _decision_from_flags(args: argparse.Namespace) -> ApprovalDecision | None:
     return None
 
 
-def _ask_answers(engine: LocalEngine, outcome: RunOutcome, console: Console) -> dict[str, str]:
+def _ask_answers(engine: AnyEngine, outcome: RunOutcome, console: Console) -> dict[str, str]:
     assert outcome.pending is not None
     answers: dict[str, str] = {}
     for question in outcome.pending.request["questions"]:
@@ -168,7 +172,7 @@ def _ask_decision(args: argparse.Namespace, console: Console) -> ApprovalDecisio
 
 
 def _drive_to_end(
-    engine: LocalEngine, outcome: RunOutcome, args: argparse.Namespace, console: Console
+    engine: AnyEngine, outcome: RunOutcome, args: argparse.Namespace, console: Console
 ) -> RunOutcome:
     """Answer questions and the approval gate while answers or decisions are available."""
     interactive = _interactive(args)

@@ -227,6 +227,11 @@ def next_step_hint(outcome: RunOutcome) -> str | None:
         fields = [q["field"] for q in outcome.pending.request.get("questions", [])]
         answers = " ".join(f"--answer {f}=..." for f in fields)
         return f"Continue with: agentic-mlops answer {ds_id} {answers}"
+    if outcome.status == "running":
+        return (
+            f"The workflow runs on Step Functions; follow it with: agentic-mlops status {ds_id}"
+            f" or agentic-mlops events {ds_id}"
+        )
     if outcome.status == "awaiting_approval":
         return (
             f"Continue with: agentic-mlops approve {ds_id} [--comment TEXT]"

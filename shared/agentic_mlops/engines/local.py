@@ -404,6 +404,7 @@ class LocalEngine(Engine):
             payload.encode("utf-8"), reason=str(error.get("Error", "failure")), kind="failures"
         )
         self._link_checkpoints(decision_set_id)
+        self._store.expire_waits(decision_set_id)
         self._store.set_status(decision_set_id, "failed")
         self._complete(
             decision_set_id,

@@ -18,6 +18,7 @@ from agentic_mlops.engines.base import Engine, RunOutcome
 from agentic_mlops.errors import AlreadyDecided, Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from agentic_mlops.artifacts.store import ArtifactStore
     from agentic_mlops.changes import ChangeSummary
     from agentic_mlops.engines.local import LocalEngine
     from agentic_mlops.persistence.models import Wait
@@ -50,6 +51,15 @@ class StepFunctionsEngine(Engine):
 
             self._client = boto3.client("stepfunctions")
         return self._client
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store the functions write bundles to."""
+        return self._runtime.artifacts
+
+    def validate_answers(self, answers: dict[str, str]) -> dict[str, str]:
+        """Check answers before anything is recorded (see LocalEngine.validate_answers)."""
+        return self._runtime.validate_answers(answers)
 
     def start(
         self, project: str, request: str, answers: dict[str, str] | None = None

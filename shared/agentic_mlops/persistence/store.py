@@ -393,6 +393,16 @@ class PostgresStore(PlatformStore):
             ).fetchone()
         return Wait.model_validate(row)
 
+    def expire_waits(self, decision_set_id: str) -> int:
+        """Close the pending waits of a failed run; return how many were pending."""
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                "UPDATE approvals SET status = 'expired', decided_at = now()"
+                " WHERE decision_set_id = %s AND status = 'pending'",
+                (decision_set_id,),
+            )
+            return cursor.rowcount
+
     def attach_task_token(self, wait_id: str, task_token: str) -> None:
         """Keep the engine's resume token with a pending wait (replacing a retried one)."""
         with self._pool.connection() as conn:
