@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,11 @@ def isolated_platform_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 _DIR_VARIABLES = ("AGENTIC_MLOPS_ARTIFACT_DIR", "AGENTIC_MLOPS_REPOS_DIR")
+
+
+# At exit the embedded server is stopped and its folder deleted; when pg_ctl's polite stop
+# is refused pgserver terminates it and warns, which is expected for a throwaway server.
+logging.getLogger("pgserver").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="session")

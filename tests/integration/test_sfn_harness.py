@@ -465,7 +465,6 @@ def test_stop_before_the_token_wait_starts_is_a_states_runtime_failure() -> None
     definition = {
         "StartAt": "Park",
         "States": {
-            "Prep": {"Type": "Pass", "End": True},
             "Park": {
                 **_wait_for_token("Park", End=True),
                 "Parameters": {
