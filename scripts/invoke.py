@@ -77,7 +77,9 @@ def handler_path(function: str) -> Path:
     path = FUNCTIONS / function / "app.py"
     if function not in function_names() or not path.is_file():
         known = ", ".join(function_names()) or "none"
-        raise UsageError(f"no function {function!r} (no functions/{function}/app.py); known: {known}")
+        raise UsageError(
+            f"no function {function!r} (no functions/{function}/app.py); known: {known}"
+        )
     return path
 
 

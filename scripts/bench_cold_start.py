@@ -1,0 +1,287 @@
+"""Benchmark: cold starts of the workflow's Lambda functions and the per-node cost of the
+Step Functions path.
+
+Cold starts: for each function, the import time of its handler module (``functions/<name>/
+app.py`` loaded by path, as the Lambda runtime does) in a fresh Python process, timed with
+``time.perf_counter`` inside the child (interpreter start-up excluded), median over
+``--runs`` processes after one discarded warm-up run. Next to it, a floor measured the same
+way in the same run: ``import boto3``. Reported separately, "first_invocation_imports": what
+the node runner's first invocation imports on top of its handler module
+(``agentic_mlops.lambda_runtime`` and ``LocalEngine``, which pulls LangGraph). Runs are
+interleaved so that machine noise hits every target alike. Targets: the node_runner handler
+at most 1.5 s, the other handlers at most 0.8 s; the exit code is 1 if one is missed.
+
+Per node: one golden workload ("batch_tabular": its request is complete, approved with its
+comment) runs through the StepFunctionsEngine on moto (the real definition, the handlers
+dispatched in-process by tests/integration/sfn_harness.py) and through the in-process
+LocalEngine, interleaved, ``--rounds`` times each after a discarded warm-up round. The wall
+time from the start command to the end of the run is divided by the nodes run (the
+decision set's agent_runs rows); medians and their ratio are reported, with the time spent
+in the node bodies (agent_runs.duration_ms) for reference. No target: the figures inform.
+
+Usage: .venv/bin/python scripts/bench_cold_start.py [--runs 5] [--rounds 3] [--no-workflow]
+(DATABASE_URL when set, otherwise a throwaway embedded PostgreSQL.) About a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ("node_runner", "wait_registrar", "failure_handler")
+TARGETS_S = {"node_runner": 1.5, "wait_registrar": 0.8, "failure_handler": 0.8}
+WORKLOAD = "batch_tabular"
+
+_LOAD_HANDLER = """
+import importlib.util, sys, time
+start = time.perf_counter()
+spec = importlib.util.spec_from_file_location({module!r}, {path!r})
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+assert callable(module.handler)
+handler_s = time.perf_counter() - start
+"""
+_FLOOR = """
+import time
+start = time.perf_counter()
+import boto3
+print(time.perf_counter() - start)
+"""
+_FIRST_INVOCATION = """
+start = time.perf_counter()
+import agentic_mlops.lambda_runtime
+from agentic_mlops.engines.local import LocalEngine
+print(time.perf_counter() - start)
+"""
+
+
+def _handler_code(function: str) -> str:
+    path = str(ROOT / "functions" / function / "app.py")
+    return _LOAD_HANDLER.format(module=f"functions_{function}_app", path=path)
+
+
+def _child_seconds(code: str) -> float:
+    """Run ``code`` in a fresh interpreter; it prints the seconds it measured."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def measure_cold_starts(runs: int) -> dict[str, Any]:
+    """Median import times (s) of each handler, of the floor and of the first invocation."""
+    probes = {
+        **{name: _handler_code(name) + "print(handler_s)\n" for name in FUNCTIONS},
+        "floor": _FLOOR,
+        "first_invocation": _handler_code("node_runner") + _FIRST_INVOCATION,
+    }
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    names = list(probes)
+    for run_no in range(runs + 1):  # run 0 writes bytecode caches and warms the page cache
+        shift = run_no % len(names)  # rotate the order: no target always follows another
+        for name in names[shift:] + names[:shift]:
+            seconds = _child_seconds(probes[name])
+            if run_no:
+                samples[name].append(seconds)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    floor = medians["floor"]
+    functions = {
+        name: {
+            "median_s": round(medians[name], 4),
+            "ratio_to_floor": round(medians[name] / floor, 2),
+            "target_s": TARGETS_S[name],
+            "pass": medians[name] <= TARGETS_S[name],
+        }
+        for name in FUNCTIONS
+    }
+    first = medians["first_invocation"]
+    return {
+        "runs": runs,
+        "floor": {"what": "import boto3", "median_s": round(floor, 4)},
+        "functions": functions,
+        "first_invocation_imports": {
+            "what": "import agentic_mlops.lambda_runtime; from agentic_mlops.engines.local"
+            " import LocalEngine (after the node_runner handler module, same process)",
+            "median_s": round(first, 4),
+            "ratio_to_floor": round(first / floor, 2),
+            "node_runner_handler_plus_first_invocation_s": round(medians["node_runner"] + first, 4),
+        },
+    }
+
+
+def _load_handler(function: str) -> Any:
+    import importlib.util
+
+    path = ROOT / "functions" / function / "app.py"
+    module_spec = importlib.util.spec_from_file_location(f"functions_{function}_app", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.handler
+
+
+def _wait_for_token(runtime: Any, ds_id: str, timeout_s: float = 120.0) -> None:
+    """Poll until the approval gate's wait holds the execution's task token."""
+    store = runtime.store
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        wait = store.latest_wait(ds_id)
+        if wait is not None and wait.kind == "approval" and runtime.task_token(wait.id):
+            return
+        status = store.get_decision_set(ds_id).status
+        if status in {"failed", "rejected", "approved"}:
+            raise SystemExit(f"step functions run {ds_id} ended {status} before its approval")
+        time.sleep(0.005)
+    raise SystemExit(f"step functions run {ds_id} never reached its approval gate")
+
+
+def _per_node(database: Any, ds_id: str, wall_s: float) -> dict[str, float]:
+    runs = database.store.list_runs(ds_id)
+    body_ms = sum(r.duration_ms or 0.0 for r in runs)
+    return {
+        "nodes": len(runs),
+        "wall_ms_per_node": wall_s * 1000 / len(runs),
+        "body_ms_per_node": body_ms / len(runs),
+    }
+
+
+def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
+    wall = statistics.median(s["wall_ms_per_node"] for s in samples)
+    body = statistics.median(s["body_ms_per_node"] for s in samples)
+    return {
+        "nodes_per_run": sorted({int(s["nodes"]) for s in samples}),
+        "wall_ms_per_node": round(wall, 1),
+        "node_body_ms_per_node": round(body, 1),
+        "orchestration_ms_per_node": round(wall - body, 1),
+    }
+
+
+def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
+    """Per-node wall time of the golden workload on Step Functions (moto) and in-process."""
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    from sfn_harness import step_functions
+
+    from agentic_mlops import lambda_runtime
+    from agentic_mlops.domain import ApprovalDecision
+    from agentic_mlops.engines.local import LocalEngine
+    from agentic_mlops.engines.stepfunctions import StepFunctionsEngine
+    from agentic_mlops.persistence import open_database
+    from agentic_mlops.providers.offline import OfflineProvider
+
+    workload = json.loads((ROOT / "tests" / "golden" / "workloads.json").read_text())[WORKLOAD]
+    decision = ApprovalDecision(decision="approve", comment=workload["comment"], approver="bench")
+    definition = (ROOT / "statemachines" / "mlops_workflow.asl.json").read_text()
+    os.environ["DATABASE_URL"] = url  # the handlers' engine (lambda_runtime.engine) reads it
+    lambda_runtime.engine.cache_clear()
+    handlers = {
+        "NodeRunner": _load_handler("node_runner"),
+        "WaitRegistrar": _load_handler("wait_registrar"),
+        "FailureHandler": _load_handler("failure_handler"),
+    }
+    local_samples: list[dict[str, float]] = []
+    sfn_samples: list[dict[str, float]] = []
+    with open_database(url) as database, step_functions(handlers) as sfn:
+        arn = sfn.create_state_machine(
+            definition,
+            {
+                "NodeRunnerFunctionArn": sfn.function_arn("NodeRunner"),
+                "WaitRegistrarFunctionArn": sfn.function_arn("WaitRegistrar"),
+                "FailureHandlerFunctionArn": sfn.function_arn("FailureHandler"),
+                "QuestionTimeoutSeconds": "3600",
+                "ApprovalTimeoutSeconds": "3600",
+            },
+        )
+        local = LocalEngine(database, OfflineProvider())
+        cloud = StepFunctionsEngine(
+            LocalEngine(database, OfflineProvider()), arn, client=sfn.client
+        )
+        for round_no in range(rounds + 1):  # round 0 warms caches, pools and the handlers
+            tag = uuid.uuid4().hex[:6]
+
+            start = time.perf_counter()
+            paused = local.start(f"bench-local-{tag}", workload["request"], workload["answers"])
+            done = local.decide(paused.decision_set.id, decision)
+            local_wall = time.perf_counter() - start
+            if done.status != "approved":
+                raise SystemExit(f"in-process run ended {done.status}")
+
+            start = time.perf_counter()
+            ds_id = cloud.start(
+                f"bench-sfn-{tag}", workload["request"], workload["answers"]
+            ).decision_set.id
+            _wait_for_token(local, ds_id)
+            cloud.decide(ds_id, decision)
+            execution = sfn.wait(
+                arn.replace(":stateMachine:", ":execution:") + f":{ds_id}", timeout_s=120
+            )
+            sfn_wall = time.perf_counter() - start
+            if execution["status"] != "SUCCEEDED" or cloud.status(ds_id).status != "approved":
+                raise SystemExit(f"step functions run {ds_id} ended {execution['status']}")
+
+            if round_no:
+                local_samples.append(_per_node(database, paused.decision_set.id, local_wall))
+                sfn_samples.append(_per_node(database, ds_id, sfn_wall))
+    lambda_runtime.engine.cache_clear()
+    in_process, step_fns = _summary(local_samples), _summary(sfn_samples)
+    return {
+        "workload": WORKLOAD,
+        "rounds": rounds,
+        "in_process": in_process,
+        "step_functions_moto": step_fns,
+        "ratio_wall_per_node": round(
+            step_fns["wall_ms_per_node"] / in_process["wall_ms_per_node"], 2
+        ),
+    }
+
+
+def _database_url() -> str:
+    """DATABASE_URL, or a throwaway embedded server (stopped and deleted at exit)."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from agentic_mlops.persistence.database import start_embedded
+
+    # Not inside a TemporaryDirectory: pgserver stops the server at exit, which fails (and
+    # leaves the postmaster running) once its data directory has been removed.
+    return start_embedded(Path(tempfile.mkdtemp(prefix="am-bench-pg-")), cleanup_mode="delete")
+
+
+def main() -> int:
+    """Run the benchmark, print one JSON document; 1 if a cold-start target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per target")
+    parser.add_argument("--rounds", type=int, default=3, help="golden runs per engine")
+    parser.add_argument("--no-workflow", action="store_true", help="cold starts only")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    report: dict[str, Any] = {"cold_start": measure_cold_starts(args.runs)}
+    if not args.no_workflow:
+        with tempfile.TemporaryDirectory(prefix="am-bench-") as tmp:
+            for name, folder in (
+                ("AGENTIC_MLOPS_ARTIFACT_DIR", "artifacts"),
+                ("AGENTIC_MLOPS_REPOS_DIR", "repos"),
+            ):
+                os.environ.setdefault(name, str(Path(tmp) / folder))
+            report["per_node"] = measure_workflow(_database_url(), args.rounds)
+    passed = all(f["pass"] for f in report["cold_start"]["functions"].values())
+    report["pass"] = passed
+    report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, indent=2))
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
