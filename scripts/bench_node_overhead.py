@@ -147,13 +147,13 @@ def main() -> int:
     from agentic_mlops.persistence import open_database
     from agentic_mlops.persistence.database import start_embedded
 
-    with tempfile.TemporaryDirectory(prefix="am-bench-") as tmp:
-        url = os.environ.get("DATABASE_URL") or start_embedded(
-            Path(tmp) / "pg", cleanup_mode="delete"
-        )
-        with open_database(url) as database:
-            overhead = measure_overhead(database, args.steps, args.rounds)
-            golden = measure_golden_runs(database)
+    # The embedded server deletes its data folder when this process exits (a temporary
+    # directory removed earlier would leave the server running).
+    tmp = tempfile.mkdtemp(prefix="am-bench-")
+    url = os.environ.get("DATABASE_URL") or start_embedded(Path(tmp) / "pg", cleanup_mode="delete")
+    with open_database(url) as database:
+        overhead = measure_overhead(database, args.steps, args.rounds)
+        golden = measure_golden_runs(database)
     report = {
         "per_node": overhead,
         "golden_runs": golden,
