@@ -185,7 +185,7 @@ def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
     decision = ApprovalDecision(decision="approve", comment=workload["comment"], approver="bench")
     definition = (ROOT / "statemachines" / "mlops_workflow.asl.json").read_text()
     os.environ["DATABASE_URL"] = url  # the handlers' engine (lambda_runtime.engine) reads it
-    lambda_runtime.engine.cache_clear()
+    lambda_runtime.reset()
     handlers = {
         "NodeRunner": _load_handler("node_runner"),
         "WaitRegistrar": _load_handler("wait_registrar"),
@@ -234,7 +234,7 @@ def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
             if round_no:
                 local_samples.append(_per_node(database, paused.decision_set.id, local_wall))
                 sfn_samples.append(_per_node(database, ds_id, sfn_wall))
-    lambda_runtime.engine.cache_clear()
+    lambda_runtime.reset()
     in_process, step_fns = _summary(local_samples), _summary(sfn_samples)
     return {
         "workload": WORKLOAD,

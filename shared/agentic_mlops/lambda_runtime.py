@@ -7,7 +7,6 @@ read when the first invocation needs it, never at import time.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -42,18 +41,34 @@ class FailureTask(BaseModel):
     error: dict[str, Any] = Field(default_factory=dict)
 
 
-@functools.cache
-def engine() -> LocalEngine:
-    """The container's engine: database from ``DATABASE_URL``, provider, stores."""
-    from agentic_mlops.engines.local import LocalEngine
-    from agentic_mlops.persistence import open_database
-    from agentic_mlops.providers import get_provider
+_container: dict[str, Any] = {}
 
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        raise InvalidInput("DATABASE_URL is not set for this function")
-    database = open_database(url, max_size=2)
-    return LocalEngine(database, get_provider(os.environ.get("AGENTIC_MLOPS_PROVIDER", "offline")))
+
+def engine() -> LocalEngine:
+    """The container's engine (created on first use, reused while the container is warm):
+    database from ``DATABASE_URL``, provider from ``AGENTIC_MLOPS_PROVIDER``, stores from
+    the environment."""
+    if "engine" not in _container:
+        from agentic_mlops.engines.local import LocalEngine
+        from agentic_mlops.persistence import open_database
+        from agentic_mlops.providers import get_provider
+
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            raise InvalidInput("DATABASE_URL is not set for this function")
+        database = open_database(url, max_size=2)
+        provider = get_provider(os.environ.get("AGENTIC_MLOPS_PROVIDER", "offline"))
+        _container["database"] = database
+        _container["engine"] = LocalEngine(database, provider)
+    return _container["engine"]
+
+
+def reset() -> None:
+    """Forget the container's engine and close its database pool."""
+    database = _container.pop("database", None)
+    _container.pop("engine", None)
+    if database is not None:
+        database.close()
 
 
 def _parse(model: type[BaseModel], event: dict[str, Any]) -> Any:

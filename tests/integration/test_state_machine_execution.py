@@ -18,7 +18,7 @@ from agentic_mlops import lambda_runtime
 from agentic_mlops.domain import ApprovalDecision
 from agentic_mlops.engines.local import LocalEngine
 from agentic_mlops.engines.stepfunctions import StepFunctionsEngine, send_task_success
-from agentic_mlops.errors import AlreadyDecided, Conflict, NotFound
+from agentic_mlops.errors import AlreadyDecided, Conflict, NotFound, ProviderUnavailable
 from agentic_mlops.persistence import Database
 from agentic_mlops.providers.offline import OfflineProvider
 from agentic_mlops.workflow.registry import NODE_ORDER
@@ -78,7 +78,7 @@ def faults() -> Faults:
 def cloud(database: Database, database_url: str, faults: Faults, monkeypatch) -> Iterator[Any]:
     """moto Step Functions running the real definition with our handlers in-process."""
     monkeypatch.setenv("DATABASE_URL", database_url)
-    lambda_runtime.engine.cache_clear()
+    lambda_runtime.reset()
     handlers = {
         "NodeRunner": faults.wrap(HANDLERS["node_runner"]),
         "WaitRegistrar": faults.wrap(HANDLERS["wait_registrar"]),
@@ -100,7 +100,7 @@ def cloud(database: Database, database_url: str, faults: Faults, monkeypatch) ->
 
         sfn.machine = machine
         yield sfn
-    lambda_runtime.engine.cache_clear()
+    lambda_runtime.reset()
 
 
 def engine_for(sfn: Any, database: Database, arn: str) -> StepFunctionsEngine:
@@ -297,3 +297,42 @@ def test_engine_parity_with_the_in_process_engine(cloud, database: Database, nam
     assert on_step_functions.cost == in_process.cost
     assert on_step_functions.policy == in_process.policy
     assert on_step_functions.bundle.sha256 == in_process.bundle.sha256
+
+
+class _FlakyPlanner(OfflineProvider):
+    """An offline provider whose planner is unavailable on its first call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan_calls = 0
+
+    def plan(self, constraints):  # type: ignore[no-untyped-def]
+        self.plan_calls += 1
+        if self.plan_calls == 1:
+            raise ProviderUnavailable("the model provider is overloaded")
+        return super().plan(constraints)
+
+
+def test_a_node_that_crashes_once_is_retried_and_its_side_effects_happen_once(
+    cloud, database: Database, monkeypatch
+) -> None:
+    # Given the node runner's provider failing once with ProviderUnavailable inside planner
+    provider = _FlakyPlanner()
+    flaky = LocalEngine(database, provider)
+    monkeypatch.setattr(lambda_runtime, "engine", lambda: flaky)
+    arn = cloud.machine()
+    engine = engine_for(cloud, database, arn)
+    ds_id = engine.start("sfn-node-crash", CHURN).decision_set.id
+
+    # When the state machine's Retry on ProviderUnavailable runs the node again
+    wait_for_status(database, ds_id, {"awaiting_approval", "failed"}, timeout_s=90)
+
+    # Then the run reaches the gate; the planner ran twice, its events were stored once
+    assert database.store.get_decision_set(ds_id).status == "awaiting_approval"
+    assert provider.plan_calls == 2
+    planner_run = next(r for r in database.store.list_runs(ds_id) if r.node == "planner")
+    assert planner_run.status == "succeeded" and planner_run.executions == 2
+    cards = [e.payload["node"] for e in database.store.list_events(ds_id, event_type="reason-card")]
+    assert cards.count("planner") == 1
+    engine.decide(ds_id, ApprovalDecision(decision="reject", comment=None, approver="t"))
+    assert cloud.wait(execution_arn_of(cloud, arn, ds_id), timeout_s=60)["status"] == "SUCCEEDED"
