@@ -63,7 +63,10 @@ def state_changes(old: MLOpsProjectState | None, new: MLOpsProjectState) -> list
 
     before = {} if old is None else _comparable(old)
     after = _comparable(new)
-    diff = DeepDiff(before, after, view="tree", verbose_level=2)
+    # timings differ on every run and say nothing about the plan
+    diff = DeepDiff(
+        before, after, view="tree", verbose_level=2, exclude_regex_paths=[r"\['duration_ms'\]$"]
+    )
     changes: list[FieldChange] = []
     for report_type, levels in diff.items():
         kind = _kind(report_type)
@@ -90,7 +93,38 @@ def changed_constraint_fields(changes: list[FieldChange]) -> list[str]:
 
 
 def _comparable(state: MLOpsProjectState) -> dict[str, Any]:
-    return state.model_dump(mode="json", exclude=set(_IGNORED_FIELDS))
+    return _keyed(state.model_dump(mode="json", exclude=set(_IGNORED_FIELDS)))
+
+
+# Lists whose items have an identity are compared by it, not by position, so that a
+# reordered list of findings is not reported as every finding changing.
+_IDENTITY_KEYS = ("id", "rule_id", "path", "name")
+
+
+def _keyed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _keyed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_keyed(item) for item in value]
+        identity = _identity_of(items)
+        if identity is None:
+            return items
+        return {f"[{identity(item)}]": item for item in items}
+    return value
+
+
+def _identity_of(items: list[Any]) -> Any:
+    """Return a function giving each item a unique identity, if the items have one."""
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    candidates = [lambda item, key=key: item.get(key) for key in _IDENTITY_KEYS] + [
+        lambda item: f"{item.get('component_id')}: {item.get('description')}"
+    ]
+    for identity in candidates:
+        names = [identity(item) for item in items]
+        if None not in names and "None: None" not in names and len(set(names)) == len(names):
+            return identity
+    return None
 
 
 def _kind(report_type: str) -> Literal["changed", "added", "removed"]:
@@ -104,7 +138,12 @@ def _kind(report_type: str) -> Literal["changed", "added", "removed"]:
 def _dotted(parts: list[Any]) -> str:
     path = ""
     for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith("["):  # an item of a list keyed by its identity
+            path += str(part)
+        else:
+            path += f".{part}" if path else str(part)
     return path
 
 
