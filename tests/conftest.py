@@ -30,6 +30,24 @@ def isolated_platform_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 _DIR_VARIABLES = ("AGENTIC_MLOPS_ARTIFACT_DIR", "AGENTIC_MLOPS_REPOS_DIR")
 
+_PROVIDER_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "AGENTIC_MLOPS_ANTHROPIC_SECRET",
+    "AGENTIC_MLOPS_PROVIDER",
+    "AGENTIC_MLOPS_CODEGEN",
+    "AGENTIC_MLOPS_PACK_DIR",
+)
+
+
+@pytest.fixture(autouse=True)
+def offline_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs on the offline provider and templates unless it configures another:
+    a developer's own Anthropic key never reaches the suite."""
+    for name in _PROVIDER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
 
 # At exit the embedded server is stopped and its folder deleted; when pg_ctl's polite stop
 # is refused pgserver terminates it and warns, which is expected for a throwaway server.

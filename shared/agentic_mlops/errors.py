@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PlatformError(Exception):
     """Base of every error a user may see; the message is one readable line."""
@@ -52,3 +54,55 @@ class ProviderUnavailable(PlatformError):
     """
 
     code = "provider_unavailable"
+
+
+class DeterminismBudgetExceeded(PlatformError):
+    """A model kept answering with output that does not validate against its schema.
+
+    Raised after the last corrective turn of the determinism budget. The node that called
+    the provider quarantines :attr:`invalid_payloads` with the prompt digest and its
+    context, then lets the error end the run as failed. It is not
+    :class:`ProviderUnavailable`: the state machine does not retry it.
+    """
+
+    code = "determinism_budget_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        method: str,
+        prompt_digest: str,
+        invalid_payloads: list[dict[str, Any]],
+        few_shot_pack: str | None = None,
+        few_shot_pack_hash: str | None = None,
+        request: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+        self.method = method
+        self.prompt_digest = prompt_digest
+        self.invalid_payloads = invalid_payloads
+        self.few_shot_pack = few_shot_pack
+        self.few_shot_pack_hash = few_shot_pack_hash
+        self.request = request
+
+    def quarantine_document(self, **context: Any) -> dict[str, Any]:
+        """Return what is quarantined for triage: the payloads, the digest and the context."""
+        return {
+            "error": self.code,
+            "message": str(self),
+            **context,
+            "provider": self.provider,
+            "model": self.model,
+            "method": self.method,
+            "few_shot_pack": self.few_shot_pack,
+            "few_shot_pack_hash": self.few_shot_pack_hash,
+            "prompt_digest": self.prompt_digest,
+            "attempts": len(self.invalid_payloads),
+            "invalid_payloads": self.invalid_payloads,
+            "request": self.request,
+        }

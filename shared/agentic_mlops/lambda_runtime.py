@@ -46,18 +46,19 @@ _container: dict[str, Any] = {}
 
 def engine() -> LocalEngine:
     """The container's engine (created on first use, reused while the container is warm):
-    database from ``DATABASE_URL``, provider from ``AGENTIC_MLOPS_PROVIDER``, stores from
+    database from ``DATABASE_URL``, provider from ``AGENTIC_MLOPS_PROVIDER`` (Anthropic with
+    its key from ``AGENTIC_MLOPS_ANTHROPIC_SECRET``, see docs/providers.md), stores from
     the environment."""
     if "engine" not in _container:
         from agentic_mlops.engines.local import LocalEngine
         from agentic_mlops.persistence import open_database
-        from agentic_mlops.providers import get_provider
+        from agentic_mlops.providers import provider_from_env
 
         url = os.environ.get("DATABASE_URL")
         if not url:
             raise InvalidInput("DATABASE_URL is not set for this function")
         database = open_database(url, max_size=2)
-        provider = get_provider(os.environ.get("AGENTIC_MLOPS_PROVIDER", "offline"))
+        provider = provider_from_env()
         _container["database"] = database
         _container["engine"] = LocalEngine(database, provider)
     return _container["engine"]

@@ -96,12 +96,9 @@ class _ShownEngine:
 
 @contextmanager
 def _engine(args: argparse.Namespace, console: Console) -> Iterator[AnyEngine]:
-    from agentic_mlops.providers import get_provider
+    from agentic_mlops.providers import provider_from_env
 
-    try:
-        provider = get_provider(os.environ.get(PROVIDER_ENV, "offline"))
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+    provider = provider_from_env(os.environ)  # AGENTIC_MLOPS_PROVIDER...; InvalidInput if bad
     with _database(console) as database:
         shown: _ShownEngine | None = None
 

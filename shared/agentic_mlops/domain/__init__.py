@@ -30,7 +30,7 @@ from agentic_mlops.domain.delivery import (
     ValidatorResult,
 )
 from agentic_mlops.domain.plan import Alternative, Component, EncryptionPlan, NetworkPlan, Plan
-from agentic_mlops.domain.reasoning import Explanation, ProviderResult, ReasonCard
+from agentic_mlops.domain.reasoning import Explanation, ProviderCall, ProviderResult, ReasonCard
 from agentic_mlops.domain.state import IntakeState, MLOpsProjectState
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "Plan",
     "PolicyReport",
     "PolicyResult",
+    "ProviderCall",
     "ProviderResult",
     "Question",
     "ReasonCard",

@@ -18,6 +18,7 @@ class EventType(StrEnum):
     APPROVAL_DECIDED = "approval-decided"
     VALIDATION_REPORT = "validation-report"
     RUN_COMPLETE = "run-complete"
+    PAYLOAD_QUARANTINED = "payload-quarantined"
 
 
 __all__ = ["EventType"]

@@ -42,7 +42,7 @@ def extract_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str,
     if state.base_constraints is not None:
         return _revise_constraints(state, ctx)
     result = ctx.provider.extract_constraints(state.request, state.answers)
-    ctx.reason_card(result.explanation)
+    ctx.reason_card(result.explanation, call=result.metadata)
     extraction = result.value
     ctx.emit(
         EventType.CONSTRAINTS_UPDATE,
@@ -71,7 +71,8 @@ def _revise_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str,
             rationale=(f"Changes: {changed}." if changed else "The change altered nothing.")
             + " Every other constraint is carried over from the parent decision set.",
             confidence=result.explanation.confidence,
-        )
+        ),
+        call=result.metadata,
     )
     ctx.emit(
         EventType.CONSTRAINTS_UPDATE,
@@ -122,7 +123,7 @@ def adaptive_questioner(state: MLOpsProjectState, ctx: NodeContext) -> dict[str,
     constraints = _require(state.constraints, "constraints")
     coverage = _require(state.coverage, "coverage")
     result = ctx.provider.ask_questions(constraints, coverage.missing_mandatory)
-    ctx.reason_card(result.explanation)
+    ctx.reason_card(result.explanation, call=result.metadata)
     return {"questions": [_dump(q) for q in result.value], "intake_rounds": state.intake_rounds + 1}
 
 
@@ -153,7 +154,7 @@ def gate_user_input(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any
 def planner(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     """Propose an architecture for the constraints."""
     result = ctx.provider.plan(_require(state.constraints, "constraints"))
-    ctx.reason_card(result.explanation)
+    ctx.reason_card(result.explanation, call=result.metadata)
     return {"plan": _dump(result.value)}
 
 
@@ -162,7 +163,7 @@ def critic_tech(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     result = ctx.provider.critique_technical(
         _require(state.constraints, "constraints"), _require(state.plan, "plan")
     )
-    ctx.reason_card(result.explanation)
+    ctx.reason_card(result.explanation, call=result.metadata)
     return {"technical_critique": _dump(result.value)}
 
 
@@ -176,7 +177,7 @@ def critic_cost(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     review = ctx.provider.critique_cost(constraints, plan, priced)
     cost = priced.model_copy(update={"findings": review.value})
     ctx.emit(EventType.COST_UPDATE, _dump(cost))
-    ctx.reason_card(review.explanation)
+    ctx.reason_card(review.explanation, call=review.metadata)
     return {"cost": _dump(cost)}
 
 
@@ -276,7 +277,7 @@ def process_approval_feedback(state: MLOpsProjectState, ctx: NodeContext) -> dic
         return {"status": "approved", "feedback": _dump(FeedbackResult())}
     result = ctx.provider.interpret_feedback(approval.comment, constraints)
     updated, feedback = result.value
-    ctx.reason_card(result.explanation)
+    ctx.reason_card(result.explanation, call=result.metadata)
     if feedback.changes:
         ctx.emit(
             EventType.CONSTRAINTS_UPDATE,
@@ -292,12 +293,14 @@ def codegen(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     """Render the repository for the approved plan and store its sources."""
     from agentic_mlops.artifacts.bundle import build_zip
     from agentic_mlops.canonical import sha256_hex
-    from agentic_mlops.domain import GeneratedRepository, RepoFile
+    from agentic_mlops.codegen import AgentCodeGen, generate_with_outcome
+    from agentic_mlops.domain import GeneratedRepository, ProviderCall, RepoFile
 
     run = ctx.require_run()
     if run.codegen is None or run.artifacts is None:
         raise RuntimeError("codegen needs a code generator and an artifact store")
-    files = run.codegen.generate(state)
+    outcome = generate_with_outcome(run.codegen, state)
+    files = outcome.files
     stored = run.artifacts.put(build_zip(files), kind="sources")
     repository = GeneratedRepository(
         source_key=stored.key,
@@ -306,23 +309,36 @@ def codegen(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
             RepoFile(path=path, sha256=sha256_hex(text), size=len(text.encode("utf-8")))
             for path, text in sorted(files.items())
         ],
-        generator=run.codegen.name,
-        template_hash=run.codegen.template_hash(),
+        generator=outcome.generator,
+        template_hash=outcome.template_hash,
     )
     plan = _require(state.plan, "plan")
     areas = sorted({path.split("/")[0] for path in files if "/" in path})
     spot = bool(_require(state.constraints, "constraints").use_spot_training)
+    how = (
+        "A Claude agent wrote the repository"
+        if outcome.generator == AgentCodeGen.name
+        else "Templates rendered"
+    )
     ctx.reason_card(
         Explanation(
             decision=f"Generated {len(files)} files ({', '.join(areas)}) for {plan.name}.",
-            rationale=f"Templates rendered for the plan's {len(plan.components)} components in"
+            rationale=f"{how} for the plan's {len(plan.components)} components in"
             f" {plan.region}; spot training {'on' if spot else 'off'}. Sources stored as"
             f" {stored.key}.",
             confidence=1.0,
         ),
         provider="platform",
-        model=run.codegen.name,
+        model=outcome.generator,
         pack_hash=repository.template_hash,
+        call=ProviderCall(
+            provider="platform",
+            model=outcome.generator,
+            few_shot_pack_hash=repository.template_hash,
+            fallback_reason=outcome.fallback_reason,
+        )
+        if outcome.fallback_reason
+        else None,
     )
     return {"repository": _dump(repository)}
 

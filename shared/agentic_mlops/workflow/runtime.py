@@ -13,10 +13,17 @@ LangGraph node that
 A node that pauses with ``interrupt()`` has its events (a question, an approval request)
 stored and streamed before the pause; when it runs again on resume, the same events are
 deduplicated by key.
+
+A node whose provider exhausted its determinism budget
+(:class:`~agentic_mlops.errors.DeterminismBudgetExceeded`) has the invalid payloads, the
+prompt digest and their context written to the artifact store's quarantine area, a
+``payload-quarantined`` event stored and streamed, and its error propagated: the engine
+ends the run as failed.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +34,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphInterrupt
 from langgraph.runtime import Runtime
 
-from agentic_mlops.canonical import canonical_json_hash, node_run_key
-from agentic_mlops.domain import Explanation, MLOpsProjectState, ReasonCard
+from agentic_mlops.canonical import canonical_json, canonical_json_hash, node_run_key
+from agentic_mlops.domain import Explanation, MLOpsProjectState, ProviderCall, ReasonCard
+from agentic_mlops.errors import DeterminismBudgetExceeded
 from agentic_mlops.persistence.models import AgentRun, NewEvent
 from agentic_mlops.persistence.store import PlatformStore
 from agentic_mlops.providers import OrchestrationProvider
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
     from agentic_mlops.artifacts.store import ArtifactStore
     from agentic_mlops.codegen.base import CodeGenProvider
     from agentic_mlops.vcs.repository import ProjectRepository
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,14 @@ class NodeContext:
         provider: str | None = None,
         model: str | None = None,
         pack_hash: str | None = None,
+        call: ProviderCall | None = None,
     ) -> ReasonCard:
-        """Emit the node's Reason Card from an explanation and return it."""
+        """Emit the node's Reason Card from an explanation and return it.
+
+        ``call`` (a provider result's metadata) names who actually answered: the provider,
+        model, pack, prompt digest, turns and any fallback reason. Explicit ``provider``,
+        ``model`` and ``pack_hash`` win over it; the node's provider is the default.
+        """
         card = ReasonCard(
             node=self.node,
             decision=explanation.decision,
@@ -93,11 +109,16 @@ class NodeContext:
             alternatives=explanation.alternatives,
             confidence=explanation.confidence,
             inputs_digest=self.inputs_digest,
-            provider=provider or self.provider.name,
-            model=model or self.provider.model,
-            few_shot_pack_hash=pack_hash or self.provider.pack_hash(),
+            provider=provider or (call.provider if call else self.provider.name),
+            model=model or (call.model if call else self.provider.model),
+            few_shot_pack_hash=pack_hash
+            or (call.few_shot_pack_hash if call else self.provider.pack_hash()),
             started_at=self.started_at.isoformat(),
             duration_ms=round((time.perf_counter() - self._clock) * 1000, 3),
+            few_shot_pack=call.few_shot_pack if call else None,
+            prompt_digest=call.prompt_digest if call else None,
+            attempts=call.attempts if call else None,
+            fallback_reason=call.fallback_reason if call else None,
         )
         self.emit(EventType.REASON_CARD, card.model_dump(mode="json"))
         return card
@@ -149,6 +170,12 @@ def instrument(name: str, fn: NodeFn) -> LangGraphNode:
             for stored in store.append_events(thread_id, _new_events(ctx, name, input_hash, step)):
                 runtime.stream_writer(stored.message())
             raise
+        except DeterminismBudgetExceeded as exc:
+            quarantined = _quarantine(exc, ctx, thread_id, input_hash, step)
+            for stored in store.append_events(thread_id, [quarantined]):
+                runtime.stream_writer(stored.message())
+            record("failed", None, f"{type(exc).__name__}: {exc}")
+            raise
         except Exception as exc:
             record("failed", None, f"{type(exc).__name__}: {exc}")
             raise
@@ -171,3 +198,55 @@ def _new_events(ctx: NodeContext, node: str, input_hash: str, step: int | None) 
         )
         for index, (event_type, payload) in enumerate(ctx.events)
     ]
+
+
+def _quarantine(
+    exc: DeterminismBudgetExceeded,
+    ctx: NodeContext,
+    thread_id: str,
+    input_hash: str,
+    step: int | None,
+) -> NewEvent:
+    """Quarantine the invalid payloads with their context; return the event that says so.
+
+    A failing artifact store does not hide the node's error: the event then carries the
+    store's error instead of a key.
+    """
+    document = exc.quarantine_document(
+        decision_set_id=thread_id, node=ctx.node, input_hash=input_hash
+    )
+    reason = (
+        f"determinism budget exceeded: {ctx.node} ({exc.provider}/{exc.model},"
+        f" {len(exc.invalid_payloads)} invalid answers, prompt {exc.prompt_digest[:12]})"
+    )
+    payload: dict[str, Any] = {
+        "node": ctx.node,
+        "error": exc.code,
+        "reason": reason,
+        "provider": exc.provider,
+        "model": exc.model,
+        "few_shot_pack": exc.few_shot_pack,
+        "few_shot_pack_hash": exc.few_shot_pack_hash,
+        "prompt_digest": exc.prompt_digest,
+        "attempts": len(exc.invalid_payloads),
+        "key": None,
+    }
+    artifacts = ctx.run.artifacts if ctx.run is not None else None
+    try:
+        if artifacts is None:
+            raise RuntimeError("no artifact store in the run context")
+        stored = artifacts.quarantine(
+            canonical_json(document).encode("utf-8"), reason=reason, kind="determinism"
+        )
+        payload |= {"key": stored.key, "sha256": stored.sha256, "store": artifacts.name}
+        logger.error("%s; payloads quarantined as %s", reason, stored.key)
+    except Exception as store_error:
+        payload["quarantine_error"] = f"{type(store_error).__name__}: {store_error}"
+        logger.exception("%s; the payloads could not be quarantined", reason)
+    return NewEvent(
+        type=EventType.PAYLOAD_QUARANTINED.value,
+        payload=payload,
+        node=ctx.node,
+        step=step,
+        dedupe_key=f"{ctx.node}:{input_hash}:quarantine:{canonical_json_hash(document)}",
+    )
