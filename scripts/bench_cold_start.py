@@ -38,8 +38,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("node_runner", "wait_registrar", "failure_handler")
-TARGETS_S = {"node_runner": 1.5, "wait_registrar": 0.8, "failure_handler": 0.8}
+FUNCTIONS = ("node_runner", "wait_registrar", "failure_handler", "api", "websocket", "slack")
+TARGETS_S = {
+    "node_runner": 1.5,
+    "wait_registrar": 0.8,
+    "failure_handler": 0.8,
+    "api": 0.8,
+    "websocket": 0.8,
+    "slack": 0.8,
+}
 WORKLOAD = "batch_tabular"
 
 _LOAD_HANDLER = """

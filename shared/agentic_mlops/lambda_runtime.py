@@ -60,7 +60,13 @@ def engine() -> LocalEngine:
         database = open_database(url, max_size=2)
         provider = provider_from_env()
         _container["database"] = database
-        _container["engine"] = LocalEngine(database, provider)
+        local = LocalEngine(database, provider)
+        # Events stored by the workflow functions reach WebSocket subscribers through
+        # the @connections API; an opened approval is posted to Slack when configured.
+        from agentic_mlops.api.runtime import wire
+
+        _container["streams"] = wire(local, database)
+        _container["engine"] = local
     return _container["engine"]
 
 
@@ -68,6 +74,9 @@ def reset() -> None:
     """Forget the container's engine and close its database pool."""
     database = _container.pop("database", None)
     _container.pop("engine", None)
+    streams = _container.pop("streams", None)
+    if streams is not None:
+        streams.close()
     if database is not None:
         database.close()
 

@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--type", dest="event_type", help="only this event type")
     events.add_argument("--after", type=int, default=0, help="only events after this seq")
     events.add_argument("--json", action="store_true")
+
+    from agentic_mlops.cli.serving import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -187,9 +191,10 @@ def _report_error(exc: PlatformError, json_mode: bool) -> int:
 
 
 def _dispatch(args: argparse.Namespace, console: Any) -> int:
-    from agentic_mlops.cli import commands
+    from agentic_mlops.cli import commands, serving
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    name = f"cmd_{args.command.replace('-', '_')}"
+    handler = getattr(commands, name, None) or getattr(serving, name)
     return int(handler(args, console))
 
 

@@ -32,6 +32,10 @@ RunStatus = Literal[
 ]
 
 
+MAX_REQUEST_CHARS = 20_000
+"""The longest request (plain-words description of a workload) accepted."""
+
+
 class IntakeState(BaseModel):
     """The intake part of the state: the request, answers and extracted constraints."""
 

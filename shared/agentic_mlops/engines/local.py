@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentic_mlops.domain import ANSWERABLE_FIELDS, ApprovalDecision, MLOpsProjectState
+from agentic_mlops.domain.state import MAX_REQUEST_CHARS
 from agentic_mlops.engines.base import FINAL_STATUSES, Engine, RunOutcome
 from agentic_mlops.errors import AlreadyDecided, Conflict, InvalidInput, NodeFailed
 from agentic_mlops.persistence.models import DecisionSet, NewEvent, Wait
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[dict[str, Any]], None]
-MAX_REQUEST_CHARS = 20_000
 _WAIT_STATUS = {"question": "awaiting_input", "approval": "awaiting_approval"}
 _DECISION_OUTCOME = {"approve": "approved", "reject": "rejected"}
 
@@ -69,6 +69,7 @@ class LocalEngine(Engine):
         self._provider = provider
         self._on_event = on_event
         self._graph = build_graph(database.checkpointer)
+        self.wait_listeners: list[Callable[[Wait], None]] = []
         self.artifacts = artifacts or _default_artifacts()
         self.repositories = repositories or _default_repositories
         self._context = RunContext(
@@ -227,7 +228,7 @@ class LocalEngine(Engine):
         ):
             failed = ", ".join(wait.request.get("failed_rules", []))
             raise InvalidInput(
-                f"the plan failed policy ({failed}); approving it needs a --comment"
+                f"the plan failed policy ({failed}); approving it needs a comment"
                 " giving the justification"
             )
 
@@ -236,8 +237,12 @@ class LocalEngine(Engine):
         """The platform store."""
         return self._store
 
-    def resume(self, decision_set_id: str) -> RunOutcome:
-        """Continue from the last checkpoint after a crash, or finish a decided wait."""
+    def resume(self, decision_set_id: str, *, action: str = "resume") -> RunOutcome:
+        """Continue from the last checkpoint after a crash, or finish a decided wait.
+
+        Also how a prepared decision set, or one whose wait was decided by another
+        process, is run on (``action`` names the job).
+        """
         self._store.get_decision_set(decision_set_id)
         snapshot = self._graph.get_state(self._config(decision_set_id))
         if snapshot.interrupts:
@@ -253,7 +258,7 @@ class LocalEngine(Engine):
         if snapshot.tasks or not snapshot.values:
             # ``tasks`` (not ``next``) also holds a task that finished before the crash
             # and whose writes wait to be applied.
-            return self._drive(decision_set_id, None, "resume")
+            return self._drive(decision_set_id, None, action)
         return self._settle(decision_set_id)
 
     def status(self, decision_set_id: str) -> RunOutcome:
@@ -385,6 +390,8 @@ class LocalEngine(Engine):
             raise Conflict(f"node {node} of decision set {decision_set_id} did not pause")
         if task_token is not None:
             self._store.attach_task_token(wait.id, task_token)
+        if wait.status == "pending":
+            self._wait_opened(wait)
         return wait
 
     def task_token(self, wait_id: str) -> str | None:
@@ -548,7 +555,18 @@ class LocalEngine(Engine):
         self._store.finish_job(job_id, "succeeded")
         if sink.abandoned:
             self._store.mark_stream_abandoned(job_id)
-        return self._settle(decision_set_id, sink)
+        outcome = self._settle(decision_set_id, sink)
+        if outcome.pending is not None and outcome.pending.status == "pending":
+            self._wait_opened(outcome.pending)
+        return outcome
+
+    def _wait_opened(self, wait: Wait) -> None:
+        """Tell the listeners (Slack notifier) that a wait is open; their failures are logged."""
+        for listener in self.wait_listeners:
+            try:
+                listener(wait)
+            except Exception:
+                logger.warning("wait listener %r failed for %s", listener, wait.id, exc_info=True)
 
     def _settle(self, decision_set_id: str, sink: EventSink | None = None) -> RunOutcome:
         """Record where the run stopped: a pending wait, or its final status."""
@@ -564,8 +582,10 @@ class LocalEngine(Engine):
         elif snapshot.tasks or state is None:
             status = "running"
         else:
-            status = state.status
-            self._complete(decision_set_id, status, _final_summary(state), sink)
+            # The status first: a client reacting to run-complete reads the final status.
+            decision_set = self._store.set_status(decision_set_id, state.status)
+            self._complete(decision_set_id, state.status, _final_summary(state), sink)
+            return RunOutcome(decision_set, state, pending)
         decision_set = self._store.set_status(decision_set_id, status)
         return RunOutcome(decision_set, state, pending)
 

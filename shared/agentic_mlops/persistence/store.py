@@ -12,6 +12,7 @@ Rules kept here, so that callers cannot forget them:
 
 from __future__ import annotations
 
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
+logger = logging.getLogger(__name__)
+
 Mutation = Callable[[DecisionSet], dict[str, Any]]
+EventListener = Callable[[str, list[Event]], None]
 _UPDATABLE = frozenset({"status", "commit_sha", "metadata"})
 _WAIT_COLUMNS = (
     "id, decision_set_id, kind, wait_key, status, request, response, decided_by,"
@@ -161,6 +165,34 @@ class PostgresStore(PlatformStore):
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
+        self._listeners: list[EventListener] = []
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener(decision_set_id, events)`` after new events are stored.
+
+        Listeners publish (WebSocket fan-out); one that raises is logged and skipped, so
+        a broken stream never disturbs the run that stored the events.
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: EventListener) -> None:
+        """Stop calling a listener added with :meth:`add_listener`."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _published(self, decision_set_id: str, events: list[Event]) -> list[Event]:
+        if events:
+            for listener in self._listeners:
+                try:
+                    listener(decision_set_id, events)
+                except Exception:
+                    logger.warning("event listener %r failed", listener, exc_info=True)
+        return events
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool (for the platform's other stores on the same database)."""
+        return self._pool
 
     # projects and decision sets ---------------------------------------------------------
 
@@ -172,6 +204,19 @@ class PostgresStore(PlatformStore):
             )
             row = conn.execute("SELECT * FROM projects WHERE name = %s", (name,)).fetchone()
         return Project.model_validate(row)
+
+    def create_project(self, name: str) -> tuple[Project, bool]:
+        """Create a project, or find the one with that name; (project, created)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO projects (id, name) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
+                " RETURNING *",
+                (new_id("prj"), name),
+            ).fetchone()
+            if row is not None:
+                return Project.model_validate(row), True
+            row = conn.execute("SELECT * FROM projects WHERE name = %s", (name,)).fetchone()
+        return Project.model_validate(row), False
 
     def get_project(self, project_id: str) -> Project:
         """Return a project or raise :class:`NotFound`."""
@@ -256,7 +301,8 @@ class PostgresStore(PlatformStore):
         if not events:
             return []
         with self._pool.connection() as conn, conn.transaction():
-            return self._insert_events(conn, decision_set_id, events)
+            stored = self._insert_events(conn, decision_set_id, events)
+        return self._published(decision_set_id, stored)
 
     @staticmethod
     def _insert_events(
@@ -332,7 +378,8 @@ class PostgresStore(PlatformStore):
             if not events:
                 conn.execute(_UPSERT_RUN_SQL, _run_params(run))
                 return []
-            return self._insert_events(conn, run.decision_set_id, events, run=run)
+            stored = self._insert_events(conn, run.decision_set_id, events, run=run)
+        return self._published(run.decision_set_id, stored)
 
     def list_runs(self, decision_set_id: str) -> list[AgentRun]:
         with self._pool.connection() as conn:
@@ -459,3 +506,62 @@ class PostgresStore(PlatformStore):
         raise AlreadyDecided(
             f"{decided.kind} {wait_id} was already decided by {decided.decided_by}"
         )
+
+    def get_wait(self, wait_id: str) -> Wait:
+        """Return a wait by id (an approval id carried by a Slack button, for example).
+
+        Raises:
+            NotFound: no wait has that id.
+        """
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_WAIT_COLUMNS} FROM approvals WHERE id = %s", (wait_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no approval or question with id {wait_id!r}")
+        return Wait.model_validate(row)
+
+    def claim_notification(self, wait_id: str, channel: str) -> bool:
+        """Claim the right to notify ``channel`` about a wait, once (True for the winner)."""
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                "UPDATE approvals SET notifications = notifications || %s"
+                " WHERE id = %s AND NOT notifications ? %s",
+                (Jsonb({channel: {"status": "claimed"}}), wait_id, channel),
+            )
+            return cursor.rowcount == 1
+
+    def release_notification(self, wait_id: str, channel: str) -> None:
+        """Give back a claim whose notification failed, so that it can be tried again."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE approvals SET notifications = notifications - %s WHERE id = %s",
+                (channel, wait_id),
+            )
+
+    def record_notification(self, wait_id: str, channel: str, details: dict[str, Any]) -> None:
+        """Keep what a notification produced (a Slack message ts, for example)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE approvals SET notifications = notifications || %s WHERE id = %s",
+                (Jsonb({channel: details}), wait_id),
+            )
+
+    def mark_latest_job_stream_abandoned(self, decision_set_id: str) -> None:
+        """Record on a decision set's latest job that a live consumer went away."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE jobs SET stream_abandoned = true WHERE id = (SELECT id FROM jobs"
+                " WHERE decision_set_id = %s ORDER BY started_at DESC, id DESC LIMIT 1)",
+                (decision_set_id,),
+            )
+
+    def latest_job(self, decision_set_id: str) -> dict[str, Any] | None:
+        """The decision set's latest engine job (id, action, status, stream_abandoned...)."""
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "SELECT id, engine, action, status, stream_abandoned, error, started_at,"
+                " finished_at FROM jobs WHERE decision_set_id = %s"
+                " ORDER BY started_at DESC, id DESC LIMIT 1",
+                (decision_set_id,),
+            ).fetchone()

@@ -1,0 +1,15 @@
+"""The WebSocket API ($connect, $default, $disconnect): streaming of the timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentic_mlops.observability import lambda_entry
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Entry point: one call into the library (imported on first use: cold start)."""
+    from agentic_mlops.api.websocket import handle
+
+    return handle(event, context)

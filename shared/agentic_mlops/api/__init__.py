@@ -1,0 +1,1 @@
+"""The platform's interfaces: REST and WebSocket handlers, authentication, the service."""

@@ -1,0 +1,119 @@
+"""Identities: development tokens, authorizer claims, roles per project, download links."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agentic_mlops.api.auth import (
+    Forbidden,
+    Identity,
+    Unauthenticated,
+    authenticate,
+    bearer_token,
+    identity_from_claims,
+    issue_dev_token,
+    parse_grants,
+    verify_dev_token,
+)
+from agentic_mlops.api.downloads import signed_download_url, verify_download
+
+SECRET = "unit-secret-0123456789abcdef0123456789abcdef"
+
+
+def test_dev_token_round_trip_scoped_to_a_project():
+    token = issue_dev_token("alice", ["approver"], "prj-1", secret=SECRET)
+    identity = verify_dev_token(token, secret=SECRET)
+    assert identity.user == "alice"
+    assert identity.has("approver", "prj-1")
+    assert not identity.has("approver", "prj-2")
+    assert not identity.has("requester", "prj-1")
+    assert identity.can_read("prj-1") and not identity.can_read("prj-2")
+
+
+def test_dev_token_without_project_holds_everywhere():
+    identity = verify_dev_token(issue_dev_token("bob", ["requester"], secret=SECRET), secret=SECRET)
+    assert identity.has("requester", "prj-anything") and not identity.has("approver", "prj-x")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+        lambda t: issue_dev_token(
+            "eve", ["approver"], secret="another-secret-0123456789abcdefghij"
+        ),
+        lambda t: "not-a-jwt",
+        lambda t: "",
+    ],
+)
+def test_forged_tokens_are_refused(tamper):
+    token = tamper(issue_dev_token("alice", ["approver"], secret=SECRET))
+    with pytest.raises(Unauthenticated):
+        verify_dev_token(token, secret=SECRET)
+
+
+def test_expired_token_is_refused_with_a_clear_message():
+    token = issue_dev_token("alice", ["approver"], ttl_s=60, secret=SECRET, now=time.time() - 3600)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verify_dev_token(token, secret=SECRET)
+
+
+def test_unknown_role_cannot_be_issued():
+    with pytest.raises(ValueError, match="roles"):
+        issue_dev_token("alice", ["admin"], secret=SECRET)
+
+
+def test_cognito_claims_with_flattened_groups():
+    identity = identity_from_claims(
+        {"sub": "x", "email": "a@example.com", "cognito:groups": "[prj-1:approver, requester]"}
+    )
+    assert identity.user == "a@example.com"
+    assert identity.has("approver", "prj-1") and identity.has("requester", "prj-9")
+    assert not identity.has("approver", "prj-9")
+
+
+def test_authorizer_claims_win_over_headers_and_dev_tokens_can_be_switched_off(monkeypatch):
+    event = {
+        "headers": {"authorization": "Bearer forged"},
+        "requestContext": {"authorizer": {"claims": {"sub": "u1", "cognito:groups": ["approver"]}}},
+    }
+    assert authenticate(event).user == "u1"
+    monkeypatch.setenv("AGENTIC_MLOPS_AUTH", "claims")
+    with pytest.raises(Unauthenticated):
+        authenticate({"headers": {"Authorization": "Bearer x"}, "requestContext": {}})
+
+
+def test_websocket_token_comes_from_the_query_string(monkeypatch):
+    monkeypatch.setenv("AGENTIC_MLOPS_DEV_TOKEN_SECRET", SECRET)
+    token = issue_dev_token("alice", ["requester"], secret=SECRET)
+    event = {"queryStringParameters": {"token": token}, "requestContext": {}}
+    assert authenticate(event, query_token=True).user == "alice"
+    with pytest.raises(Unauthenticated, match="missing credentials"):
+        authenticate(event)
+
+
+def test_bearer_header_parsing():
+    assert bearer_token({"AUTHORIZATION": "bearer abc"}) == "abc"
+    assert bearer_token({"Authorization": "Basic abc"}) is None
+    assert bearer_token(None) is None
+
+
+def test_require_names_the_missing_role():
+    identity = Identity("rita", parse_grants(["prj-1:requester"]))
+    identity.require("requester", "prj-1", "start")
+    with pytest.raises(Forbidden, match="approver role on prj-1"):
+        identity.require("approver", "prj-1", "approve plans")
+
+
+def test_download_links_are_signed_and_expire(monkeypatch):
+    monkeypatch.setenv("AGENTIC_MLOPS_DEV_TOKEN_SECRET", SECRET)
+    url = signed_download_url("http://h:1", "bundles/sha256/ab/abc.zip", 60, now=1000)
+    query = dict(part.split("=") for part in url.split("?", 1)[1].split("&"))
+    key = "bundles/sha256/ab/abc.zip"
+    assert verify_download(key, query["expires"], query["signature"], now=1030)
+    assert not verify_download(key, query["expires"], query["signature"], now=1061)
+    assert not verify_download("bundles/other.zip", query["expires"], query["signature"], now=1030)
+    assert not verify_download(key, str(int(query["expires"]) + 100), query["signature"], now=1030)
+    assert not verify_download(key, None, None)
