@@ -117,3 +117,39 @@ def test_download_links_are_signed_and_expire(monkeypatch):
     assert not verify_download("bundles/other.zip", query["expires"], query["signature"], now=1030)
     assert not verify_download(key, str(int(query["expires"]) + 100), query["signature"], now=1030)
     assert not verify_download(key, None, None)
+
+
+def test_background_runner_serialises_per_decision_set_and_forgets_finished_ones():
+    import threading
+
+    from agentic_mlops.api.service import BackgroundRunner
+
+    runner = BackgroundRunner(workers=4)
+    order: list[str] = []
+    gate = threading.Event()
+
+    def job(name: str, wait: bool = False):
+        def work() -> str:
+            if wait:
+                gate.wait(5)
+            order.append(name)
+            return name
+
+        return work
+
+    first = runner.submit("ds-a", job("a1", wait=True))
+    second = runner.submit("ds-a", job("a2"))
+    other = runner.submit("ds-b", job("b1"))
+    assert other.result(5) == "b1"
+    assert order == ["b1"]  # ds-a's second job waits for its first
+    gate.set()
+    assert first.result(5) == "a1" and second.result(5) == "a2"
+    runner.settle("ds-a", timeout_s=5)
+    assert order == ["b1", "a1", "a2"]
+    import time
+
+    deadline = time.monotonic() + 5  # done-callbacks run just after the results are set
+    while runner.busy() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert runner.busy() == 0 and runner._locks == {} and runner._latest == {}
+    runner.shutdown()

@@ -68,6 +68,7 @@ class BackgroundRunner:
     def __init__(self, workers: int = 2) -> None:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="engine")
         self._locks: dict[str, threading.Lock] = {}
+        self._queued: dict[str, int] = {}
         self._guard = threading.Lock()
         self._pending: set[Future[Any]] = set()
         self._latest: dict[str, Future[Any]] = {}
@@ -76,6 +77,7 @@ class BackgroundRunner:
         """Queue ``work`` for a decision set; failures are logged (the run records them)."""
         with self._guard:
             lock = self._locks.setdefault(decision_set_id, threading.Lock())
+            self._queued[decision_set_id] = self._queued.get(decision_set_id, 0) + 1
 
         def run() -> Any:
             with lock:
@@ -91,7 +93,7 @@ class BackgroundRunner:
         with self._guard:
             self._pending.add(future)
             self._latest[decision_set_id] = future
-        future.add_done_callback(self._forget)
+        future.add_done_callback(lambda done: self._forget(decision_set_id, done))
         return future
 
     def settle(self, decision_set_id: str, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
@@ -106,9 +108,15 @@ class BackgroundRunner:
             with contextlib.suppress(TimeoutError):
                 future.result(timeout=timeout_s)
 
-    def _forget(self, future: Future[Any]) -> None:
+    def _forget(self, decision_set_id: str, future: Future[Any]) -> None:
         with self._guard:
             self._pending.discard(future)
+            if self._latest.get(decision_set_id) is future:
+                del self._latest[decision_set_id]
+            self._queued[decision_set_id] -= 1
+            if not self._queued[decision_set_id]:  # nothing queued: forget its lock
+                del self._queued[decision_set_id]
+                del self._locks[decision_set_id]
 
     def busy(self) -> int:
         """How many jobs are queued or running."""
