@@ -125,3 +125,31 @@ def test_an_unknown_slack_user_cannot_approve(
     assert note[0].get("replace_original") in (False, None)
     status, view = admin.get(f"/decision-sets/{decision_set}")
     assert view["status"] == "awaiting_approval"
+
+
+def test_each_approval_is_posted_once_and_a_failed_post_can_be_retried(
+    api_server: Any, admin: Rest, fake_slack: slack_fakes.FakeSlack, database: Any
+):
+    from agentic_mlops.api.runtime import slack_notifier
+
+    _, approval_id = _awaiting_approval(admin)
+    _posted_for(fake_slack, approval_id)
+    wait = database.store.get_wait(approval_id)
+    notify = slack_notifier(database)
+
+    notify(wait)  # opened again (a resume): claimed already, not posted twice
+    posts = [r for r in fake_slack.to("/api/chat.postMessage") if approval_id in r.raw]
+    assert len(posts) == 1
+
+    database.store.release_notification(approval_id, "slack")
+    fake_slack.on("/api/chat.postMessage", 200, {"ok": False, "error": "channel_not_found"})
+    try:
+        notify(wait)  # Slack refuses: the claim is given back
+    finally:
+        fake_slack.on(
+            "/api/chat.postMessage",
+            200,
+            {"ok": True, "channel": slack_fakes.CHANNEL, "ts": "1700000000.000200"},
+        )
+    assert database.store.claim_notification(approval_id, "slack") is True
+    assert database.store.claim_notification(approval_id, "slack") is False

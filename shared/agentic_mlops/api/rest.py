@@ -8,6 +8,7 @@ status for every client mistake; the OpenAPI document is served at ``GET /openap
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -273,7 +274,7 @@ def answer(
 )
 def decide(decision_set_id: IdPath, body: Annotated[ApprovalIn, Body()]) -> ApprovalOut:
     result = _service().decide(_caller(), decision_set_id, body.decision, body.comment)
-    return ApprovalOut(**result.as_dict())
+    return ApprovalOut(**dataclasses.asdict(result))
 
 
 @app.post(

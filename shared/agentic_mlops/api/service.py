@@ -49,18 +49,6 @@ class ApprovalResult:
     replayed: bool
     status: str
 
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form returned by the API."""
-        return {
-            "decision_set_id": self.decision_set_id,
-            "approval_id": self.approval_id,
-            "decision": self.decision,
-            "approver": self.approver,
-            "comment": self.comment,
-            "replayed": self.replayed,
-            "status": self.status,
-        }
-
 
 class BackgroundRunner:
     """Runs in-process engine work off the request thread, one job per decision set at a time."""
@@ -170,12 +158,6 @@ class PlatformService:
         if not name:
             raise InvalidInput("the project name is empty")
         return self.store.create_project(name)
-
-    def project(self, identity: Identity, project_id: str) -> Project:
-        """A project the caller may read."""
-        project = self.store.get_project(project_id)
-        identity.require_read(project.id)
-        return project
 
     # decision sets ----------------------------------------------------------------------
 
@@ -372,14 +354,6 @@ class PlatformService:
         """Where a decision set stands."""
         self.decision_set(identity, decision_set_id)
         return self.engine.status(decision_set_id)
-
-    def change_summary(self, identity: Identity, decision_set_id: str) -> Any:
-        """The Change Summary against the parent (None before the first node ran)."""
-        self.decision_set(identity, decision_set_id)
-        try:
-            return self.engine.change_summary(decision_set_id)
-        except Conflict:
-            return None
 
     def events(
         self,

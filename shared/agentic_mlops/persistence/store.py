@@ -547,15 +547,6 @@ class PostgresStore(PlatformStore):
                 (Jsonb({channel: details}), wait_id),
             )
 
-    def mark_latest_job_stream_abandoned(self, decision_set_id: str) -> None:
-        """Record on a decision set's latest job that a live consumer went away."""
-        with self._pool.connection() as conn:
-            conn.execute(
-                "UPDATE jobs SET stream_abandoned = true WHERE id = (SELECT id FROM jobs"
-                " WHERE decision_set_id = %s ORDER BY started_at DESC, id DESC LIMIT 1)",
-                (decision_set_id,),
-            )
-
     def latest_job(self, decision_set_id: str) -> dict[str, Any] | None:
         """The decision set's latest engine job (id, action, status, stream_abandoned...)."""
         with self._pool.connection() as conn:
