@@ -6,15 +6,17 @@ app.py`` loaded by path, as the Lambda runtime does) in a fresh Python process, 
 ``time.perf_counter`` inside the child (interpreter start-up excluded), median over
 ``--runs`` processes after one discarded warm-up run. Next to it, a floor measured the same
 way in the same run: ``import boto3``. Reported separately, "first_invocation_imports": what
-the node runner's first invocation imports on top of its handler module
-(``agentic_mlops.lambda_runtime`` and ``LocalEngine``, which pulls LangGraph). Runs are
+the node runner's first invocation imports on top of its handler module (the task library,
+the composition root and the workflow runner, which pulls LangGraph), and the same for the
+REST API's first request (the REST application, the composition root and the service,
+which must not pull LangGraph or the Anthropic SDK). Runs are
 interleaved so that machine noise hits every target alike. Targets: the node_runner handler
 at most 1.5 s, the other handlers at most 0.8 s; the exit code is 1 if one is missed.
 
 Per node: one golden workload ("batch_tabular": its request is complete, approved with its
 comment) runs through the StepFunctionsEngine on moto (the real definition, the handlers
 dispatched in-process by tests/integration/sfn_harness.py) and through the in-process
-LocalEngine, interleaved, ``--rounds`` times each after a discarded warm-up round. The wall
+engine, interleaved, ``--rounds`` times each after a discarded warm-up round. The wall
 time from the start command to the end of the run is divided by the nodes run (the
 decision set's agent_runs rows); medians and their ratio are reported, with the time spent
 in the node bodies (agent_runs.duration_ms) for reference. No target: the figures inform.
@@ -67,9 +69,19 @@ print(time.perf_counter() - start)
 """
 _FIRST_INVOCATION = """
 start = time.perf_counter()
-import agentic_mlops.lambda_runtime
-from agentic_mlops.engines.local import LocalEngine
+import agentic_mlops.tasks, agentic_mlops.composition, agentic_mlops.composition.container
+import agentic_mlops.workflow.runner, agentic_mlops.workflow.graph
 print(time.perf_counter() - start)
+"""
+_API_FIRST_REQUEST = """
+start = time.perf_counter()
+import agentic_mlops.api.rest, agentic_mlops.composition, agentic_mlops.composition.container
+import agentic_mlops.service.application, agentic_mlops.settings
+agentic_mlops.api.rest._build("*")
+elapsed = time.perf_counter() - start
+heavy = sorted(m for m in ("langgraph", "anthropic", "pgserver") if m in sys.modules)
+assert not heavy, f"the API's first request imports {heavy}"
+print(elapsed)
 """
 
 
@@ -94,6 +106,7 @@ def measure_cold_starts(runs: int) -> dict[str, Any]:
         **{name: _handler_code(name) + "print(handler_s)\n" for name in FUNCTIONS},
         "floor": _FLOOR,
         "first_invocation": _handler_code("node_runner") + _FIRST_INVOCATION,
+        "api_first_request": _handler_code("api") + _API_FIRST_REQUEST,
     }
     samples: dict[str, list[float]] = {name: [] for name in probes}
     names = list(probes)
@@ -115,16 +128,23 @@ def measure_cold_starts(runs: int) -> dict[str, Any]:
         for name in FUNCTIONS
     }
     first = medians["first_invocation"]
+    api_first = medians["api_first_request"]
     return {
         "runs": runs,
         "floor": {"what": "import boto3", "median_s": round(floor, 4)},
         "functions": functions,
         "first_invocation_imports": {
-            "what": "import agentic_mlops.lambda_runtime; from agentic_mlops.engines.local"
-            " import LocalEngine (after the node_runner handler module, same process)",
+            "what": "the task library, composition root and workflow runner (after the"
+            " node_runner handler module, same process)",
             "median_s": round(first, 4),
             "ratio_to_floor": round(first / floor, 2),
             "node_runner_handler_plus_first_invocation_s": round(medians["node_runner"] + first, 4),
+        },
+        "api_first_request_imports": {
+            "what": "the REST application (built), composition root and service, without"
+            " langgraph, anthropic or pgserver (after the api handler module)",
+            "median_s": round(api_first, 4),
+            "api_handler_plus_first_request_s": round(medians["api"] + api_first, 4),
         },
     }
 
@@ -140,13 +160,12 @@ def _load_handler(function: str) -> Any:
     return module.handler
 
 
-def _wait_for_token(runtime: Any, ds_id: str, timeout_s: float = 120.0) -> None:
+def _wait_for_token(store: Any, ds_id: str, timeout_s: float = 120.0) -> None:
     """Poll until the approval gate's wait holds the execution's task token."""
-    store = runtime.store
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         wait = store.latest_wait(ds_id)
-        if wait is not None and wait.kind == "approval" and runtime.task_token(wait.id):
+        if wait is not None and wait.kind == "approval" and store.task_token(wait.id):
             return
         status = store.get_decision_set(ds_id).status
         if status in {"failed", "rejected", "approved"}:
@@ -179,20 +198,19 @@ def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
 def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
     """Per-node wall time of the golden workload on Step Functions (moto) and in-process."""
     sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    sys.path.insert(0, str(ROOT / "tests"))
+    from harness import Harness, step_functions_platform
     from sfn_harness import step_functions
 
-    from agentic_mlops import lambda_runtime
+    from agentic_mlops.composition import container
     from agentic_mlops.domain import ApprovalDecision
-    from agentic_mlops.engines.local import LocalEngine
-    from agentic_mlops.engines.stepfunctions import StepFunctionsEngine
     from agentic_mlops.persistence import open_database
     from agentic_mlops.providers.offline import OfflineProvider
 
     workload = json.loads((ROOT / "tests" / "golden" / "workloads.json").read_text())[WORKLOAD]
     decision = ApprovalDecision(decision="approve", comment=workload["comment"], approver="bench")
     definition = (ROOT / "statemachines" / "mlops_workflow.asl.json").read_text()
-    os.environ["DATABASE_URL"] = url  # the handlers' engine (lambda_runtime.engine) reads it
-    lambda_runtime.reset()
+    container.reset()
     handlers = {
         "NodeRunner": _load_handler("node_runner"),
         "WaitRegistrar": _load_handler("wait_registrar"),
@@ -200,7 +218,7 @@ def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
     }
     local_samples: list[dict[str, float]] = []
     sfn_samples: list[dict[str, float]] = []
-    with open_database(url) as database, step_functions(handlers) as sfn:
+    with open_database(url, migrate=True) as database, step_functions(handlers) as sfn:
         arn = sfn.create_state_machine(
             definition,
             {
@@ -211,10 +229,8 @@ def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
                 "ApprovalTimeoutSeconds": "3600",
             },
         )
-        local = LocalEngine(database, OfflineProvider())
-        cloud = StepFunctionsEngine(
-            LocalEngine(database, OfflineProvider()), arn, client=sfn.client
-        )
+        local = Harness(database, OfflineProvider())
+        cloud = step_functions_platform(database, sfn.client, arn)
         for round_no in range(rounds + 1):  # round 0 warms caches, pools and the handlers
             tag = uuid.uuid4().hex[:6]
 
@@ -229,7 +245,7 @@ def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
             ds_id = cloud.start(
                 f"bench-sfn-{tag}", workload["request"], workload["answers"]
             ).decision_set.id
-            _wait_for_token(local, ds_id)
+            _wait_for_token(database.store, ds_id)
             cloud.decide(ds_id, decision)
             execution = sfn.wait(
                 arn.replace(":stateMachine:", ":execution:") + f":{ds_id}", timeout_s=120
@@ -241,7 +257,7 @@ def measure_workflow(url: str, rounds: int) -> dict[str, Any]:
             if round_no:
                 local_samples.append(_per_node(database, paused.decision_set.id, local_wall))
                 sfn_samples.append(_per_node(database, ds_id, sfn_wall))
-    lambda_runtime.reset()
+    container.reset()
     in_process, step_fns = _summary(local_samples), _summary(sfn_samples)
     return {
         "workload": WORKLOAD,

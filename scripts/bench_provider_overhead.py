@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentic_mlops.settings import provider_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOAD = "batch_tabular"
 
@@ -62,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     from agentic_mlops.providers import resilience
     from agentic_mlops.providers.anthropic_provider import AnthropicProvider, plan_inputs
     from agentic_mlops.providers.offline import OfflineProvider
-    from agentic_mlops.providers.settings import ProviderSettings
 
     logging.disable(logging.INFO)  # the provider logs each answer; httpx2 logs each request
     request_text = json.loads((ROOT / "tests" / "golden" / "workloads.json").read_text())[WORKLOAD][
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     fake = af.FakeAnthropic(responder=lambda recorded: reply)
 
     resilience.reset_breakers()
-    settings = ProviderSettings.from_env({"ANTHROPIC_API_KEY": "sk-bench"})
+    settings = provider_settings({"ANTHROPIC_API_KEY": "sk-bench"})
     provider = AnthropicProvider(settings, http_client=fake.http_client())
     client = fake.client()
     request = provider.build_request("plan", settings.model, plan_inputs(constraints))

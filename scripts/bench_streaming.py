@@ -130,16 +130,9 @@ def measure_events(server: Any, database: Any, n: int, events: int) -> dict[str,
     token = issue_dev_token("bench", ["requester"], secret=SECRET)
     clients = Clients(f"{server.ws_url}?token={token}", n)
     clients.open(decision_set)
-    connections = [
-        row["connection_id"]
-        for row in database.pool.connection()
-        .__enter__()
-        .execute(
-            "SELECT connection_id FROM subscriptions WHERE decision_set_id = %s",
-            (decision_set,),
-        )
-    ]
-    poster = server.streams.poster
+    with store.deliveries(decision_set) as round_:
+        connections = [subscriber.connection_id for subscriber in round_.subscribers]
+    poster = server.platform.streams.poster
     platform: list[float] = []
     platform_last: list[float] = []
     bare: list[float] = []
@@ -245,10 +238,11 @@ def main() -> int:
     from agentic_mlops.local.server import LocalServer
     from agentic_mlops.persistence import open_database
     from agentic_mlops.persistence.database import start_embedded
+    from agentic_mlops.settings import load_settings
 
     url = os.environ.get("DATABASE_URL") or start_embedded(Path(tmp) / "pg", cleanup_mode="delete")
-    with open_database(url, max_size=24) as database:
-        server = LocalServer(database, port=0).start_in_thread()
+    with open_database(url, max_size=24, migrate=True) as database:
+        server = LocalServer(load_settings(), database=database, port=0).start_in_thread()
         try:
             streaming = [
                 measure_events(server, database, int(n), args.events)

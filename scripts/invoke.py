@@ -135,12 +135,18 @@ def _parse_value(value: str) -> Any:
 
 
 def ensure_database_url() -> None:
-    """Export DATABASE_URL (the embedded PostgreSQL of the CLI when unset)."""
+    """Export DATABASE_URL (the embedded PostgreSQL of the CLI when unset, migrated as the
+    CLI would: the functions only check the schema)."""
     if os.environ.get("DATABASE_URL"):
         return
+    from agentic_mlops.persistence import open_database
     from agentic_mlops.persistence.database import resolve_database_url
+    from agentic_mlops.settings import load_settings
 
-    os.environ["DATABASE_URL"] = resolve_database_url()
+    settings = load_settings(("local", "database"))
+    url = resolve_database_url(settings.database, settings.home)
+    open_database(url, max_size=1, migrate=True).close()
+    os.environ["DATABASE_URL"] = url
 
 
 def one_line(exc: BaseException) -> str:

@@ -68,7 +68,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def database(database_url: str) -> Iterator[Database]:
     """The migrated database with the platform store and LangGraph's saver."""
-    with open_database(database_url, max_size=20) as db:
+    with open_database(database_url, max_size=20, migrate=True) as db:
         yield db
 
 
@@ -92,7 +92,12 @@ def recorder() -> EventRecorder:
 
 @pytest.fixture
 def engine(database: Database, recorder: EventRecorder):
-    from agentic_mlops.engines.local import LocalEngine
+    """The real platform on the session database (the in-process engine, inline), driven
+    as the tests need it (see ``harness.Harness``)."""
+    from harness import Harness
+
     from agentic_mlops.providers.offline import OfflineProvider
 
-    return LocalEngine(database, OfflineProvider(), on_event=recorder)
+    platform = Harness(database, OfflineProvider(), on_event=recorder)
+    yield platform
+    platform.close()

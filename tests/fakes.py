@@ -8,12 +8,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agentic_mlops.errors import NotFound
-from agentic_mlops.persistence.models import AgentRun, DecisionSet, Event, NewEvent, Project
-from agentic_mlops.persistence.store import Mutation, PlatformStore
+from agentic_mlops.persistence.interfaces import Mutation
+from agentic_mlops.persistence.models import (
+    AgentRun,
+    DecisionSet,
+    Event,
+    NewEvent,
+    Project,
+    Wait,
+)
 
 
-class FakeStore(PlatformStore):
-    """Dict-backed :class:`PlatformStore`: events numbered per decision set, deduped by key."""
+class FakeStore:
+    """Dict-backed store of what the nodes use (:class:`~agentic_mlops.persistence.
+    interfaces.NodeStore`): events numbered per decision set, deduped by key; waits by key."""
 
     def __init__(self) -> None:
         self.projects: dict[str, Project] = {}
@@ -21,6 +29,7 @@ class FakeStore(PlatformStore):
         self.events: dict[str, list[Event]] = defaultdict(list)
         self.dedupe_keys: dict[str, list[str]] = defaultdict(list)
         self.runs: dict[str, AgentRun] = {}
+        self.waits: dict[tuple[str, str], Wait] = {}
 
     def get_or_create_project(self, name: str) -> Project:
         if name not in self.projects:
@@ -30,11 +39,16 @@ class FakeStore(PlatformStore):
         return self.projects[name]
 
     def create_decision_set(
-        self, project_id: str, request: str, parent_id: str | None = None
+        self,
+        project_id: str,
+        request: str,
+        parent_id: str | None = None,
+        state: dict[str, Any] | None = None,
+        decision_set_id: str | None = None,
     ) -> DecisionSet:
         now = datetime.now(UTC)
         decision_set = DecisionSet(
-            id=f"ds-{len(self.decision_sets)}",
+            id=decision_set_id or f"ds-{len(self.decision_sets)}",
             project_id=project_id,
             parent_id=parent_id,
             request=request,
@@ -110,3 +124,27 @@ class FakeStore(PlatformStore):
 
     def list_runs(self, decision_set_id: str) -> list[AgentRun]:
         return [r for r in self.runs.values() if r.decision_set_id == decision_set_id]
+
+    def open_wait(
+        self,
+        decision_set_id: str,
+        kind: str,
+        wait_key: str,
+        request: dict[str, Any],
+        task_token: str | None = None,
+    ) -> Wait:
+        key = (decision_set_id, wait_key)
+        if key not in self.waits:
+            self.waits[key] = Wait(
+                id=f"wait-{len(self.waits)}",
+                decision_set_id=decision_set_id,
+                kind=kind,
+                wait_key=wait_key,
+                status="pending",
+                request=request,
+                response=None,
+                decided_by=None,
+                created_at=datetime.now(UTC),
+                decided_at=None,
+            )
+        return self.waits[key]

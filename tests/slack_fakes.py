@@ -132,11 +132,19 @@ class FakeDecide:
     error: Exception | None = None
     replayed: bool = False
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    plan_hashes: list[str | None] = field(default_factory=list)
 
     def __call__(
-        self, identity: Any, approval_id: str, decision: str, comment: str | None
+        self,
+        identity: Any,
+        approval_id: str,
+        decision: str,
+        comment: str | None,
+        *,
+        plan_hash: str | None = None,
     ) -> ApprovalResult:
         self.calls.append((identity, approval_id, decision, comment))
+        self.plan_hashes.append(plan_hash)
         if self.error is not None:
             raise self.error
         return ApprovalResult(

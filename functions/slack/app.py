@@ -10,13 +10,6 @@ from agentic_mlops.observability import lambda_entry
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Entry point: one call into the library (imported on first use: cold start)."""
-    from agentic_mlops.slack.interactions import handle_proxy_event
+    from agentic_mlops.slack import handle_function_event
 
-    return handle_proxy_event(event, decider=_decider)
-
-
-def _decider() -> Any:
-    """The platform's approval decision; loaded only once a request is verified."""
-    from agentic_mlops.api.service import slack_decider
-
-    return slack_decider()
+    return handle_function_event(event)

@@ -10,6 +10,6 @@ from agentic_mlops.observability import lambda_entry
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Entry point: one call into the library (imported on first use: cold start)."""
-    from agentic_mlops.lambda_runtime import register_wait
+    from agentic_mlops.tasks import register_wait
 
     return register_wait(event)

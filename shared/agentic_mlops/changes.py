@@ -1,17 +1,25 @@
-"""The Change Summary of a decision set against its parent.
+"""The Change Summary of a decision set against its parent (a read model).
 
-Two views of one change: the state diff of the two final checkpoints (deepdiff, one entry
-per changed field: what changed, from, to) and the git diff of the two commits of the
-plan documents.
+Two views of one change: the state diff of the two decision sets' current states
+(deepdiff, one entry per changed field: what changed, from, to) and the git diff of the
+two commits of the plan documents. It is computed from the read model (no checkpoint is
+read) and cached by the versions of both sides.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from agentic_mlops.domain import MLOpsProjectState
+
+if TYPE_CHECKING:
+    from agentic_mlops.persistence.models import DecisionSetRecord
+    from agentic_mlops.vcs.repository import ProjectRepository
 
 # Bookkeeping that differs between any two decision sets and says nothing about the plan.
 _IGNORED_FIELDS = (
@@ -19,6 +27,8 @@ _IGNORED_FIELDS = (
     "revision_of",
     "change_request",
     "base_constraints",
+    "change_interpretation",
+    "forked_from",
     "evidence",
     "answers",
     "questions",
@@ -150,3 +160,66 @@ def _dotted(parts: list[Any]) -> str:
 def _plain(value: Any) -> Any:
     """deepdiff's 'not present' marker becomes None."""
     return None if type(value).__name__ == "NotPresent" else value
+
+
+def build_change_summary(
+    child: DecisionSetRecord,
+    parent: DecisionSetRecord | None,
+    repositories: Callable[[str], ProjectRepository] | None,
+) -> ChangeSummary:
+    """The Change Summary of ``child`` against ``parent`` (its states and commits)."""
+    ds = child.decision_set
+    state = MLOpsProjectState.model_validate(child.state)
+    parent_state = MLOpsProjectState.model_validate(parent.state) if parent else None
+    parent_commit = parent.decision_set.commit_sha if parent else None
+    fields = state_changes(parent_state, state) if parent_state else []
+    summary = ChangeSummary(
+        decision_set_id=ds.id,
+        parent_id=ds.parent_id,
+        change_request=state.change_request,
+        changed_constraints=changed_constraint_fields(fields),
+        fields=fields,
+        from_commit=parent_commit,
+        to_commit=ds.commit_sha,
+    )
+    if ds.commit_sha and repositories is not None:
+        with repositories(ds.project_id) as repository:
+            summary.files = [
+                FileChange(status=status, path=path)
+                for status, path in repository.changed_files(parent_commit, ds.commit_sha)
+            ]
+            summary.git_diff = repository.diff(parent_commit, ds.commit_sha)
+    return summary
+
+
+class SummaryCache:
+    """Change Summaries by the versions of both sides (last event and commit of each)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[tuple[Any, ...], ChangeSummary] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(child: DecisionSetRecord, parent: DecisionSetRecord | None) -> tuple[Any, ...]:
+        """What identifies a summary: both decision sets as they stand."""
+        sides = [child] if parent is None else [child, parent]
+        return tuple(
+            (r.decision_set.id, r.decision_set.last_event_seq, r.decision_set.commit_sha)
+            for r in sides
+        )
+
+    def get_or_build(
+        self, key: tuple[Any, ...], build: Callable[[], ChangeSummary]
+    ) -> ChangeSummary:
+        """The cached summary for ``key``, built once."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        summary = build()
+        with self._lock:
+            self._items[key] = summary
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return summary

@@ -17,6 +17,18 @@ class InvalidInput(PlatformError):
     code = "invalid_input"
 
 
+class MalformedJson(InvalidInput):
+    """A body or message that is not a JSON document the platform accepts."""
+
+    code = "invalid_json"
+
+
+class PayloadTooLarge(InvalidInput):
+    """A body or message over its size limit (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
 class NotFound(PlatformError):
     """An id that names nothing."""
 
@@ -41,10 +53,51 @@ class VersionConflict(Conflict):
     code = "version_conflict"
 
 
+class Unauthenticated(PlatformError):
+    """No identity, or one that cannot be verified (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(PlatformError):
+    """A known identity without the role the action needs (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class StalePlan(Conflict):
+    """A decision names a plan that is no longer the one waiting for approval."""
+
+    code = "stale_plan"
+
+    def __init__(self, message: str, *, current_plan_hash: str | None) -> None:
+        super().__init__(message)
+        self.current_plan_hash = current_plan_hash
+
+
+class DeadlineExceeded(PlatformError):
+    """The request ran out of time before it could act; nothing was changed (HTTP 504)."""
+
+    code = "deadline_exceeded"
+
+
+class SchemaBehind(PlatformError):
+    """The database schema is older than this code; migrations must run first."""
+
+    code = "schema_behind"
+
+
 class NodeFailed(PlatformError):
     """A workflow node raised; the decision set is marked failed."""
 
     code = "node_failed"
+
+    def __init__(
+        self, message: str, *, decision_set_id: str | None = None, cause_code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.decision_set_id = decision_set_id
+        self.cause_code = cause_code
 
 
 class ProviderUnavailable(PlatformError):

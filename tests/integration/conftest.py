@@ -30,7 +30,7 @@ def fake_slack() -> Iterator[slack_fakes.FakeSlack]:
 def api_server(database: Database, fake_slack: slack_fakes.FakeSlack) -> Iterator[Any]:
     """``agentic-mlops serve``'s server on 127.0.0.1 and a free port, with the session DB."""
     from agentic_mlops.local.server import LocalServer
-    from agentic_mlops.streaming.fanout import ENDPOINT_ENV
+    from agentic_mlops.settings import load_settings
 
     settings = {
         "AGENTIC_MLOPS_DEV_TOKEN_SECRET": DEV_SECRET,
@@ -42,13 +42,9 @@ def api_server(database: Database, fake_slack: slack_fakes.FakeSlack) -> Iterato
             {slack_fakes.APPROVER: {"user": SLACK_USER_NAME, "projects": ["*"]}}
         ),
     }
-    saved = {name: os.environ.get(name) for name in [*settings, ENDPOINT_ENV]}
-    os.environ.update(settings)
-    server = LocalServer(database, host="127.0.0.1", port=0).start_in_thread()
+    platform_settings = load_settings(environ={**os.environ, **settings})
+    server = LocalServer(
+        platform_settings, database=database, host="127.0.0.1", port=0
+    ).start_in_thread()
     yield server
     server.stop_thread()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value

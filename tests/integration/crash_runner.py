@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
-from agentic_mlops.engines.local import LocalEngine
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the harness
+
+from harness import Harness
+
 from agentic_mlops.persistence import open_database
 from agentic_mlops.providers.offline import OfflineProvider
 
@@ -26,7 +30,7 @@ def main() -> None:
         if message["type"] == "reason-card" and message["payload"]["node"] == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    LocalEngine(database, OfflineProvider(), on_event=on_event).start(project, request)
+    Harness(database, OfflineProvider(), on_event=on_event).start(project, request)
 
 
 if __name__ == "__main__":

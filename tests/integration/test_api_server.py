@@ -115,8 +115,9 @@ def test_question_answered_over_rest(api_server: Any, admin: Rest, project: str)
     assert body["status"] == "running"
     stream.until(lambda m: m["type"] in {"approval-requested", "question"})
     stream.close()
+    # a field the questions do not know does not match the schema
     status, wrong = admin.post(f"/decision-sets/{decision_set}/answers", {"answers": {"x": "1"}})
-    assert status in {400, 409} and wrong["error"]["code"] in {"invalid_input", "conflict"}
+    assert status == 422 and wrong["error"]["code"] == "invalid_request", wrong
 
 
 def test_reconnect_with_since_receives_exactly_the_missed_events(
@@ -156,8 +157,9 @@ def test_closed_client_marks_the_stream_abandoned_and_the_run_completes(
     # its $disconnect is not always processed first: drop it from the server only
     # (a browser vanishing without a close frame looks like this to API Gateway)
     time.sleep(0.2)
-    api_server.streams.connect("gone-client", "alice", ["requester", "approver"], api_server.url)
-    api_server.streams.subscribe("gone-client", decision_set, 0)
+    store = api_server.platform.store
+    store.connect("gone-client", "alice", ["requester", "approver"], api_server.url)
+    store.subscribe("gone-client", decision_set, 0)
 
     # When the run continues to its end
     status, _ = admin.post(f"/decision-sets/{decision_set}/approval", {"decision": "approve"})
@@ -167,7 +169,7 @@ def test_closed_client_marks_the_stream_abandoned_and_the_run_completes(
     # Then the run completed, the stream is marked abandoned, the connection forgotten
     assert view["status"] == "approved"
     assert view["stream_abandoned"] is True
-    assert api_server.streams.connection("gone-client") is None
+    assert store.connection("gone-client") is None
 
 
 def test_roles_are_enforced_per_project(api_server: Any, admin: Rest, project: str):
@@ -179,11 +181,16 @@ def test_roles_are_enforced_per_project(api_server: Any, admin: Rest, project: s
     status, body = requester.post(path, {"decision": "approve"})
     assert status == 403 and body["error"]["code"] == "forbidden"
 
+    # another project's approver cannot tell it exists: the same 404 as for an unknown id
     elsewhere = Rest(api_server.url, token("olga", "approver", project="prj-other"))
     status, body = elsewhere.post(path, {"decision": "approve"})
-    assert status == 403
-    status, body = elsewhere.get(f"/decision-sets/{decision_set}")
-    assert status == 403
+    assert status == 404 and body["error"]["code"] == "not_found"
+    hidden = elsewhere.get(f"/decision-sets/{decision_set}")
+    unknown = elsewhere.get("/decision-sets/ds-000000000000")
+    assert hidden[0] == unknown[0] == 404
+    assert hidden[1]["error"]["message"].replace(decision_set, "ID") == unknown[1]["error"][
+        "message"
+    ].replace("ds-000000000000", "ID")
 
     approver = Rest(api_server.url, token("paul", "approver", project=project))
     status, body = approver.post(f"/projects/{project}/decision-sets", {"request": WORKLOAD})
@@ -235,8 +242,9 @@ def test_revision_has_a_change_summary(api_server: Any, admin: Rest, project: st
     summary = view["change_summary"]
     assert "region" in summary["changed_constraints"]
     assert any(f["path"] == "constraints.region" for f in summary["fields"])
+    # a blank change does not match the schema (it must hold a non-blank character)
     status, body = admin.post(f"/decision-sets/{decision_set}/revisions", {"change": "   "})
-    assert status == 400 and body["error"]["code"] == "invalid_input"
+    assert status == 422 and body["error"]["code"] == "invalid_request", body
 
 
 def test_client_mistakes_are_4xx_with_the_error_shape(api_server: Any, admin: Rest, project: str):
@@ -255,7 +263,10 @@ def test_client_mistakes_are_4xx_with_the_error_shape(api_server: Any, admin: Re
     for status, body in cases:
         assert 400 <= status < 500, (status, body)
         assert set(body) == {"error"} and body["error"]["code"] and body["error"]["message"]
-    assert [c[0] for c in cases][:4] == [422, 422, 422, 422]
+    # an unknown field, an empty and an oversized request do not match the schema; a body
+    # that is not JSON is refused before any route runs
+    assert [c[0] for c in cases][:4] == [422, 400, 422, 422]
+    assert cases[1][1]["error"]["code"] == "invalid_json"
     assert cases[4][0] == 404 and cases[8][0] == 404 and cases[9][0] == 404
 
 
@@ -272,6 +283,12 @@ def test_openapi_document_lists_the_routes(api_server: Any):
         "/decision-sets/{decision_set_id}/approval",
         "/decision-sets/{decision_set_id}/revisions",
         "/decision-sets/{decision_set_id}/bundle",
+        "/decision-sets/{decision_set_id}/changes",
+        "/decision-sets/{decision_set_id}/file",
+        "/decision-sets/{decision_set_id}/files",
+        "/approvals",
+        "/me",
+        "/projects/{project_id}",
         "/slack/interactions",
     }
     assert "bearerAuth" in document["components"]["securitySchemes"]
@@ -298,16 +315,50 @@ def test_websocket_messages(api_server: Any, admin: Rest, project: str):
     assert stream.until(lambda m: True)["code"] == "invalid_message"
     decision_set = start(admin, project)
     error = stream.subscribe(decision_set)
-    assert error["type"] == "error" and error["code"] == "forbidden"
+    assert error["type"] == "error" and error["code"] == "not_found"
     stream.close()
 
 
 def test_management_api_answers_gone_for_unknown_connections(api_server: Any):
     from agentic_mlops.streaming.fanout import ConnectionGone, ManagementApiPoster
 
-    poster = ManagementApiPoster(credentials=("local", "local"))
+    keys = api_server.credentials
+    poster = ManagementApiPoster(keys.region, credentials=(keys.access_key, keys.secret_key))
     with pytest.raises(ConnectionGone):
         poster(api_server.url, "no-such-connection=", json.dumps({"type": "x"}))
+
+
+def test_management_api_refuses_requests_not_signed_with_the_servers_keys(api_server: Any):
+    import urllib.request
+
+    from botocore.exceptions import ClientError
+
+    from agentic_mlops.streaming.fanout import ManagementApiPoster
+
+    # Given a live connection whose id is known
+    stream = Stream(api_server.ws_url, token("alice", *ADMIN))
+    stream.send({"action": "ping"})
+    stream.until(lambda m: m["type"] == "pong")
+    (connection_id,) = api_server._sockets
+    keys = api_server.credentials
+
+    # When someone posts without a signature, or signs with other keys
+    for method in ("GET", "POST", "DELETE"):
+        request = urllib.request.Request(
+            f"{api_server.url}/@connections/{connection_id}", method=method, data=b"{}"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+    impostor = ManagementApiPoster(keys.region, credentials=("LOCALGUESS", keys.secret_key))
+    with pytest.raises(ClientError, match="ForbiddenException"):
+        impostor(api_server.url, connection_id, json.dumps({"type": "injected"}))
+
+    # Then nothing reached the browser, and the server's own poster still works
+    server = ManagementApiPoster(keys.region, credentials=(keys.access_key, keys.secret_key))
+    server(api_server.url, connection_id, json.dumps({"type": "from-the-server"}))
+    assert stream.until(lambda m: True) == {"type": "from-the-server"}
+    stream.close()
 
 
 def test_sample_events_run_through_the_handlers(api_server: Any):
@@ -331,9 +382,9 @@ def test_sample_events_run_through_the_handlers(api_server: Any):
 
     connect = json.loads((events / "websocket" / "connect.json").read_text())
     assert websocket.handle(connect, None)["statusCode"] == 200
-    recorded = api_server.streams.connection("L0SM9cOFvHcCIhw=")
+    recorded = api_server.platform.store.connection("L0SM9cOFvHcCIhw=")
     assert recorded.user == "alice@example.com"
     assert recorded.endpoint == api_server.url  # the local server's @connections override
     disconnect = json.loads((events / "websocket" / "disconnect.json").read_text())
     assert websocket.handle(disconnect, None)["statusCode"] == 200
-    assert api_server.streams.connection("L0SM9cOFvHcCIhw=") is None
+    assert api_server.platform.store.connection("L0SM9cOFvHcCIhw=") is None

@@ -19,9 +19,17 @@ from agentic_mlops.artifacts.store import (
     ArtifactCorrupted,
     LocalArtifactStore,
     S3ArtifactStore,
-    open_artifact_store,
+    create_artifact_store,
 )
 from agentic_mlops.errors import InvalidInput, NotFound
+from agentic_mlops.settings import load_settings
+
+
+def open_artifact_store(env: dict[str, str]) -> object:
+    """The store the settings read from ``env`` choose (the one factory)."""
+    settings = load_settings(("local", "artifacts"), environ=env)
+    return create_artifact_store(settings.artifacts, settings.home)
+
 
 DATA = build_zip({"README.md": "# bundle\n", "src/app.py": "print(1)\n"})
 SHA = sha256_hex(DATA)

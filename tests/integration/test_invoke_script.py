@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness import Harness
 
-from agentic_mlops.engines.local import LocalEngine
 from agentic_mlops.persistence import Database
 from agentic_mlops.providers.offline import OfflineProvider
 
@@ -34,7 +34,7 @@ def invoke(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_node_runner_runs_the_event_node_of_a_prepared_decision_set(
     database: Database, database_url: str
 ) -> None:
-    engine = LocalEngine(database, OfflineProvider())
+    engine = Harness(database, OfflineProvider())
     ds_id = engine.prepare("invoke-script", GOLDEN["batch_tabular"]["request"]).id
 
     done = invoke(database_url, "node_runner", EXTRACT, "--set", f"decision_set_id={ds_id}")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from harness import Harness
 
-from agentic_mlops.engines.local import LocalEngine
 from agentic_mlops.errors import Conflict, InvalidInput
 from agentic_mlops.persistence import Database
 from agentic_mlops.workflow.registry import NODE_ORDER
@@ -18,7 +18,7 @@ CHURN_WITHOUT_BUDGET = CHURN.replace(" under $1,500/month,", "")
 
 
 def test_stepping_node_by_node_matches_the_registry_order(
-    engine: LocalEngine, database: Database
+    engine: Harness, database: Database
 ) -> None:
     # Given a prepared decision set (initial checkpoint, no node run) without a budget
     ds = engine.prepare("stepping", CHURN_WITHOUT_BUDGET)
@@ -56,7 +56,7 @@ def test_stepping_node_by_node_matches_the_registry_order(
     assert all(r.executions == 1 for r in runs)
 
 
-def test_out_of_order_replays_and_unknown_nodes(engine: LocalEngine, database: Database) -> None:
+def test_out_of_order_replays_and_unknown_nodes(engine: Harness, database: Database) -> None:
     ds = engine.prepare("stepping-order", CHURN)
     with pytest.raises(Conflict, match="not next"):
         engine.step(ds.id, "planner")
@@ -73,7 +73,7 @@ def test_out_of_order_replays_and_unknown_nodes(engine: LocalEngine, database: D
     assert [r.executions for r in database.store.list_runs(ds.id)] == [1]
 
 
-def test_a_gate_still_waiting_cannot_be_passed(engine: LocalEngine) -> None:
+def test_a_gate_still_waiting_cannot_be_passed(engine: Harness) -> None:
     ds = engine.prepare("stepping-wait", CHURN)
     for node in NODE_ORDER[: NODE_ORDER.index("gate_hitl")]:
         if node not in {"adaptive_questioner", "gate_user_input"}:
@@ -83,7 +83,7 @@ def test_a_gate_still_waiting_cannot_be_passed(engine: LocalEngine) -> None:
         engine.step(ds.id, "process_approval_feedback")
 
 
-def test_failure_reported_by_the_engine_is_recorded_and_quarantined(engine: LocalEngine) -> None:
+def test_failure_reported_by_the_engine_is_recorded_and_quarantined(engine: Harness) -> None:
     ds = engine.prepare("stepping-fail", CHURN)
     error = {"Error": "ProviderUnavailable", "Cause": "every provider is down"}
 
@@ -94,6 +94,6 @@ def test_failure_reported_by_the_engine_is_recorded_and_quarantined(engine: Loca
     complete = engine.store.list_events(ds.id, event_type="run-complete")
     assert len(complete) == 1
     payload = complete[0].payload
-    assert payload["outcome"] == "failed" and payload["error"] == "ProviderUnavailable"
+    assert payload["outcome"] == "failed" and payload["error"] == "provider_unavailable"
     assert payload["quarantine"].startswith("quarantine/")
     assert engine.artifacts.exists(payload["quarantine"])

@@ -15,19 +15,17 @@ from typing import Any
 
 import anthropic_fake as af
 import pytest
+from harness import Harness, step_functions_platform
 from sfn_harness import step_functions
 
-from agentic_mlops import lambda_runtime
 from agentic_mlops.cli import EXIT_FAILED, EXIT_NEEDS_APPROVAL, main
 from agentic_mlops.domain import ApprovalDecision, ReasonCard
-from agentic_mlops.engines.local import LocalEngine
-from agentic_mlops.engines.stepfunctions import StepFunctionsEngine
 from agentic_mlops.errors import NodeFailed
 from agentic_mlops.persistence import Database
 from agentic_mlops.providers import resilience
 from agentic_mlops.providers.anthropic_provider import AnthropicProvider
 from agentic_mlops.providers.offline import OfflineProvider
-from agentic_mlops.providers.settings import ProviderSettings
+from agentic_mlops.settings import provider_settings
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +44,7 @@ def fresh_breakers() -> Iterator[None]:
 
 
 def anthropic(fake: af.FakeAnthropic, **env: str) -> AnthropicProvider:
-    settings = ProviderSettings.from_env({"ANTHROPIC_API_KEY": "sk-test", **env})
+    settings = provider_settings({"ANTHROPIC_API_KEY": "sk-test", **env})
     return AnthropicProvider(settings, http_client=fake.http_client(), sleep=lambda s: None)
 
 
@@ -68,7 +66,7 @@ def invalid_planner(recorded: af.Recorded) -> af.Reply:
 def test_a_run_on_anthropic_produces_a_valid_plan_and_cards_naming_the_model(database):
     # Given the Anthropic provider whose model answers every tool validly
     fake = af.FakeAnthropic(responder=af.offline_responder("claude-sonnet-5-5"))
-    engine = LocalEngine(database, anthropic(fake))
+    engine = Harness(database, anthropic(fake))
 
     # When a request is run to the approval gate and approved with a comment
     paused = engine.start("llm-happy", CHURN)
@@ -100,7 +98,7 @@ def test_a_storm_ends_the_run_on_the_offline_fallback_with_cards_saying_so(datab
     fake = af.FakeAnthropic(
         responder=lambda r: af.rate_limited() if fake.calls % 2 else af.overloaded()
     )
-    engine = LocalEngine(
+    engine = Harness(
         database,
         anthropic(fake, AGENTIC_MLOPS_BREAKER_FAIL_MAX="2", AGENTIC_MLOPS_PROVIDER_RETRIES="3"),
     )
@@ -128,21 +126,23 @@ def test_a_storm_ends_the_run_on_the_offline_fallback_with_cards_saying_so(datab
 def test_three_invalid_plans_quarantine_the_payloads_and_fail_the_run(database):
     # Given a model whose plans never validate
     fake = af.FakeAnthropic(responder=invalid_planner)
-    engine = LocalEngine(database, anthropic(fake))
+    engine = Harness(database, anthropic(fake))
 
     # When a request is run
-    with pytest.raises(NodeFailed, match="DeterminismBudgetExceeded") as caught:
+    with pytest.raises(NodeFailed) as caught:
         engine.start("llm-quarantine", CHURN)
 
     # Then the run ended as failed, with the quarantine event before run-complete
-    ds_id = caught.value.args[0].split()[2]
+    assert caught.value.cause_code == "determinism_budget_exceeded"
+    ds_id = caught.value.decision_set_id
     assert database.store.get_decision_set(ds_id).status == "failed"
     events = database.store.list_events(ds_id)
     types = [e.type for e in events]
     assert types[-2:] == ["payload-quarantined", "run-complete"]
     quarantined, complete = events[-2].payload, events[-1].payload
     assert complete["outcome"] == "failed"
-    assert complete["error"].startswith("DeterminismBudgetExceeded: ")
+    assert complete["error"] == "determinism_budget_exceeded"
+    assert "PlanAnswer" in complete["message"]
     assert quarantined["node"] == "planner" and quarantined["attempts"] == 3
 
     # And the quarantined document is in the engine's artifact store, with its context
@@ -212,7 +212,7 @@ def test_the_cli_reports_a_determinism_failure_in_one_line_and_exits_1(cli, monk
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("agentic-mlops: error: decision set ")
-    assert "DeterminismBudgetExceeded" in lines[0] and "PlanAnswer" in lines[0]
+    assert "(determinism_budget_exceeded)" in lines[0] and "PlanAnswer" in lines[0]
     assert "Traceback" not in out + err
 
 
@@ -221,7 +221,7 @@ def test_a_bad_provider_setting_is_a_one_line_input_error(cli, monkeypatch) -> N
     code, _, err = cli("run", CHURN, "--project", "llm-bad-config")
     assert code == 2
     assert err.strip().splitlines() == [
-        "agentic-mlops: error: invalid provider configuration: AGENTIC_MLOPS_BREAKER_FAIL_MAX="
+        "agentic-mlops: error: invalid configuration: AGENTIC_MLOPS_BREAKER_FAIL_MAX="
         "'many': Input should be a valid integer, unable to parse string as an integer"
     ]
 
@@ -243,9 +243,6 @@ def test_on_step_functions_a_determinism_failure_is_not_retried_and_fails_the_ru
 ) -> None:
     # Given the node runner's engine on a model whose plans never validate
     fake = af.FakeAnthropic(responder=invalid_planner)
-    engine = LocalEngine(database, anthropic(fake))
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setattr(lambda_runtime, "engine", lambda: engine)
     calls: list[str] = []
 
     def counted(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -272,7 +269,7 @@ def test_on_step_functions_a_determinism_failure_is_not_retried_and_fails_the_ru
                 "ApprovalTimeoutSeconds": "300",
             },
         )
-        cloud = StepFunctionsEngine(engine, arn, client=sfn.client)
+        cloud = step_functions_platform(database, sfn.client, arn, anthropic(fake))
 
         # When the run is started on the state machine
         ds_id = cloud.start("llm-sfn", CHURN).decision_set.id
@@ -291,4 +288,4 @@ def test_on_step_functions_a_determinism_failure_is_not_retried_and_fails_the_ru
     assert "payload-quarantined" in types
     complete = database.store.list_events(ds_id, event_type="run-complete")[-1].payload
     assert complete["outcome"] == "failed"
-    assert complete["error"] == "DeterminismBudgetExceeded"
+    assert complete["error"] == "determinism_budget_exceeded"

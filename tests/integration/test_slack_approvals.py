@@ -21,12 +21,16 @@ def admin(api_server: Any) -> Rest:
 
 
 def _awaiting_approval(admin: Rest) -> tuple[str, str]:
+    decision_set, view = _awaiting_approval_view(admin)
+    return decision_set, view["pending"]["id"]
+
+
+def _awaiting_approval_view(admin: Rest) -> tuple[str, dict[str, Any]]:
     status, project = admin.post("/projects", {"name": f"slack-{uuid.uuid4().hex[:8]}"})
     assert status == 201
     status, created = admin.post(f"/projects/{project['id']}/decision-sets", {"request": WORKLOAD})
     assert status == 202
-    view = admin.wait_status(created["id"], {"awaiting_approval"})
-    return created["id"], view["pending"]["id"]
+    return created["id"], admin.wait_status(created["id"], {"awaiting_approval"})
 
 
 def _posted_for(fake: slack_fakes.FakeSlack, approval_id: str, timeout: float = 10) -> Any:
@@ -42,10 +46,11 @@ def _posted_for(fake: slack_fakes.FakeSlack, approval_id: str, timeout: float = 
 def _click(admin: Rest, fake: slack_fakes.FakeSlack, approval_id: str, **options: Any) -> Any:
     user = options.pop("user_id", slack_fakes.APPROVER)
     action = options.pop("action_id", "approval_approve")
+    value = options.pop("value", approval_id)
     name = uuid.uuid4().hex
     body = slack_fakes.form_body(
         slack_fakes.click_payload(
-            response_url=fake.response_url(name), user_id=user, action_id=action, value=approval_id
+            response_url=fake.response_url(name), user_id=user, action_id=action, value=value
         )
     )
     headers = slack_fakes.signed_headers(
@@ -70,7 +75,8 @@ def _updates(fake: slack_fakes.FakeSlack, name: str, timeout: float = 5) -> list
 def test_an_approval_request_is_posted_and_a_signed_click_approves(
     api_server: Any, admin: Rest, fake_slack: slack_fakes.FakeSlack
 ):
-    decision_set, approval_id = _awaiting_approval(admin)
+    decision_set, pending = _awaiting_approval_view(admin)
+    approval_id, plan_hash = pending["pending"]["id"], pending["pending"]["request"]["plan_hash"]
     posted = _posted_for(fake_slack, approval_id)
     message = json.loads(posted.raw)
     buttons = [
@@ -80,10 +86,11 @@ def test_an_approval_request_is_posted_and_a_signed_click_approves(
         for element in block["elements"]
         if element.get("action_id", "").startswith("approval_")
     ]
-    assert {b["value"] for b in buttons} == {approval_id}
+    # the buttons carry the approval id and the hash of the plan shown, never a token
+    assert {b["value"] for b in buttons} == {f"{approval_id}:{plan_hash}"}
     assert posted.headers.get("Authorization") == f"Bearer {slack_fakes.BOT_TOKEN}"
 
-    status, answer, name = _click(admin, fake_slack, approval_id)
+    status, answer, name = _click(admin, fake_slack, approval_id, value=buttons[0]["value"])
     assert status == 200, answer
     view = admin.wait_status(decision_set, {"approved", "failed"})
     assert view["status"] == "approved" and view["approval"]["approver"] == "sam"
@@ -127,15 +134,34 @@ def test_an_unknown_slack_user_cannot_approve(
     assert view["status"] == "awaiting_approval"
 
 
+def test_a_click_on_a_plan_that_changed_is_refused_and_decides_nothing(
+    api_server: Any, admin: Rest, fake_slack: slack_fakes.FakeSlack
+):
+    # Given a button carrying the hash of another plan than the one waiting now
+    decision_set, approval_id = _awaiting_approval(admin)
+    stale = f"{approval_id}:{'0' * 64}"
+
+    # When it is clicked
+    status, _, name = _click(admin, fake_slack, approval_id, value=stale)
+
+    # Then the clicker is told the plan changed, and nothing is decided
+    assert status == 200
+    note = json.dumps(_updates(fake_slack, name)).lower()
+    assert "changed since it was shown" in note
+    status, view = admin.get(f"/decision-sets/{decision_set}")
+    assert view["status"] == "awaiting_approval" and view["pending"]["id"] == approval_id
+
+
 def test_each_approval_is_posted_once_and_a_failed_post_can_be_retried(
     api_server: Any, admin: Rest, fake_slack: slack_fakes.FakeSlack, database: Any
 ):
-    from agentic_mlops.api.runtime import slack_notifier
+    from agentic_mlops.notifications.slack_notifier import approval_notifier
 
     _, approval_id = _awaiting_approval(admin)
     _posted_for(fake_slack, approval_id)
     wait = database.store.get_wait(approval_id)
-    notify = slack_notifier(database)
+    notify = approval_notifier(api_server.settings.slack, database.store)
+    assert notify is not None
 
     notify(wait)  # opened again (a resume): claimed already, not posted twice
     posts = [r for r in fake_slack.to("/api/chat.postMessage") if approval_id in r.raw]

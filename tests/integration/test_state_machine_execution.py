@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from harness import Harness, step_functions_platform
 from sfn_harness import LambdaServiceError, step_functions
 
-from agentic_mlops import lambda_runtime
+from agentic_mlops.composition import container
 from agentic_mlops.domain import ApprovalDecision
-from agentic_mlops.engines.local import LocalEngine
-from agentic_mlops.engines.stepfunctions import StepFunctionsEngine, send_task_success
+from agentic_mlops.domain.identity import Identity
+from agentic_mlops.engines.stepfunctions import send_task_success
 from agentic_mlops.errors import AlreadyDecided, Conflict, NotFound, ProviderUnavailable
 from agentic_mlops.persistence import Database
 from agentic_mlops.providers.offline import OfflineProvider
@@ -77,8 +78,7 @@ def faults() -> Faults:
 @pytest.fixture
 def cloud(database: Database, database_url: str, faults: Faults, monkeypatch) -> Iterator[Any]:
     """moto Step Functions running the real definition with our handlers in-process."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    lambda_runtime.reset()
+    container.reset()
     handlers = {
         "NodeRunner": faults.wrap(HANDLERS["node_runner"]),
         "WaitRegistrar": faults.wrap(HANDLERS["wait_registrar"]),
@@ -100,11 +100,11 @@ def cloud(database: Database, database_url: str, faults: Faults, monkeypatch) ->
 
         sfn.machine = machine
         yield sfn
-    lambda_runtime.reset()
+    container.reset()
 
 
-def engine_for(sfn: Any, database: Database, arn: str) -> StepFunctionsEngine:
-    return StepFunctionsEngine(LocalEngine(database, OfflineProvider()), arn, client=sfn.client)
+def engine_for(sfn: Any, database: Database, arn: str, provider: Any = None) -> Harness:
+    return step_functions_platform(database, sfn.client, arn, provider)
 
 
 def wait_for_status(database: Database, ds_id: str, statuses: set[str], timeout_s=60.0) -> str:
@@ -193,7 +193,8 @@ def test_an_approval_timeout_fails_the_run_and_says_so(cloud, database: Database
     assert engine.status(ds_id).status == "failed"
     complete = database.store.list_events(ds_id, event_type="run-complete")
     assert [e.payload["outcome"] for e in complete] == ["failed"]
-    assert complete[0].payload["error"] == "States.Timeout"
+    assert complete[0].payload["error"] == "timeout"
+    assert "expired" in complete[0].payload["message"]
 
     # And an approval arriving after the timeout is refused and changes nothing
     with pytest.raises(Conflict, match="not awaiting approval"):
@@ -266,7 +267,7 @@ def test_starting_the_same_decision_set_twice_is_idempotent(cloud, database: Dat
     ds_id = engine.start("sfn-idempotent", CHURN).decision_set.id
     first = execution_arn_of(cloud, arn, ds_id)
 
-    assert engine.execute(ds_id) == first
+    assert engine.engine.execute(ds_id) == first
     wait_for_status(database, ds_id, {"awaiting_approval"})
     executions = cloud.client.list_executions(stateMachineArn=arn)["executions"]
     assert [e["name"] for e in executions].count(ds_id) == 1
@@ -278,7 +279,7 @@ def test_starting_the_same_decision_set_twice_is_idempotent(cloud, database: Dat
 def test_engine_parity_with_the_in_process_engine(cloud, database: Database, name: str) -> None:
     workload = GOLDEN[name]
     decision = ApprovalDecision(decision="approve", comment=workload["comment"], approver="p")
-    local = LocalEngine(database, OfflineProvider())
+    local = Harness(database, OfflineProvider())
     paused = local.start(f"parity-local-{name}", workload["request"], workload["answers"])
     in_process = local.decide(paused.decision_set.id, decision).state
 
@@ -318,10 +319,8 @@ def test_a_node_that_crashes_once_is_retried_and_its_side_effects_happen_once(
 ) -> None:
     # Given the node runner's provider failing once with ProviderUnavailable inside planner
     provider = _FlakyPlanner()
-    flaky = LocalEngine(database, provider)
-    monkeypatch.setattr(lambda_runtime, "engine", lambda: flaky)
     arn = cloud.machine()
-    engine = engine_for(cloud, database, arn)
+    engine = engine_for(cloud, database, arn, provider)
     ds_id = engine.start("sfn-node-crash", CHURN).decision_set.id
 
     # When the state machine's Retry on ProviderUnavailable runs the node again
@@ -335,4 +334,49 @@ def test_a_node_that_crashes_once_is_retried_and_its_side_effects_happen_once(
     cards = [e.payload["node"] for e in database.store.list_events(ds_id, event_type="reason-card")]
     assert cards.count("planner") == 1
     engine.decide(ds_id, ApprovalDecision(decision="reject", comment=None, approver="t"))
+    assert cloud.wait(execution_arn_of(cloud, arn, ds_id), timeout_s=60)["status"] == "SUCCEEDED"
+
+
+def test_an_approval_recorded_before_the_task_token_arrives_is_applied_by_the_registrar(
+    cloud, database: Database, monkeypatch
+) -> None:
+    # Given an approval decided in the instant between the gate opening its wait and the
+    # wait registrar attaching the execution's task token
+    arn = cloud.machine()
+    engine = engine_for(cloud, database, arn)
+    store = engine.platform.store
+    attach = store.attach_task_token
+    decided: list[Any] = []
+
+    def decide_first(wait_id: str, task_token: str) -> None:
+        ds_id = store.get_wait(wait_id).decision_set_id
+        if store.get_wait(wait_id).kind == "approval" and not decided:
+            decided.append(engine.decide(ds_id, APPROVE))  # no token yet: nothing to send
+        attach(wait_id, task_token)
+
+    monkeypatch.setattr(store, "attach_task_token", decide_first)
+
+    # When the run reaches the approval gate
+    ds_id = engine.start("sfn-early-approval", CHURN).decision_set.id
+    execution = cloud.wait(execution_arn_of(cloud, arn, ds_id), timeout_s=120)
+
+    # Then the decision was accepted at once and applied when the token arrived
+    assert decided and decided[0].status == "awaiting_approval"
+    assert execution["status"] == "SUCCEEDED"
+    assert engine.status(ds_id).status == "approved"
+    assert database.store.latest_wait(ds_id, "approval").decided_by == "alice"
+
+
+def test_a_repeated_approval_on_step_functions_answers_from_the_record(
+    cloud, database: Database
+) -> None:
+    arn = cloud.machine()
+    engine = engine_for(cloud, database, arn)
+    ds_id = engine.start("sfn-replay", CHURN).decision_set.id
+    wait_for_status(database, ds_id, {"awaiting_approval"})
+    identity = Identity.local("alice")
+    first = engine.service.decide(identity, ds_id, "reject", "no")
+    again = engine.service.decide(identity, ds_id, "reject", "no")
+    assert first.replayed is False and again.replayed is True
+    assert again.approval_id == first.approval_id
     assert cloud.wait(execution_arn_of(cloud, arn, ds_id), timeout_s=60)["status"] == "SUCCEEDED"

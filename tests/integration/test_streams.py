@@ -46,12 +46,12 @@ def _append(database: Database, decision_set_id: str, n: int, start: int = 0) ->
 
 def test_pump_delivers_in_order_from_each_cursor_once(database: Database):
     browsers = Browsers()
-    streams = Streams(database.pool, browsers)
+    streams = Streams(database.store, browsers)
     decision_set = _decision_set(database)
     _append(database, decision_set, 5)
     for connection, since in (("c-all", 0), ("c-late", 3)):
-        streams.connect(connection, "alice", ["requester"], "http://local")
-        streams.subscribe(connection, decision_set, since)
+        database.store.connect(connection, "alice", ["requester"], "http://local")
+        database.store.subscribe(connection, decision_set, since)
 
     streams.pump(decision_set)
     _append(database, decision_set, 2, start=5)
@@ -65,10 +65,10 @@ def test_pump_delivers_in_order_from_each_cursor_once(database: Database):
 
 def test_unreachable_subscriber_keeps_its_cursor_and_catches_up(database: Database):
     browsers = Browsers()
-    streams = Streams(database.pool, browsers)
+    streams = Streams(database.store, browsers)
     decision_set = _decision_set(database)
-    streams.connect("c-flaky", "alice", ["requester"], "http://local")
-    streams.subscribe("c-flaky", decision_set, 0)
+    database.store.connect("c-flaky", "alice", ["requester"], "http://local")
+    database.store.subscribe("c-flaky", decision_set, 0)
     browsers.failing.add("c-flaky")
     _append(database, decision_set, 3)
     streams.pump(decision_set)
@@ -81,19 +81,19 @@ def test_unreachable_subscriber_keeps_its_cursor_and_catches_up(database: Databa
 
 def test_gone_subscriber_is_removed_and_the_job_marked(database: Database):
     browsers = Browsers()
-    streams = Streams(database.pool, browsers)
+    streams = Streams(database.store, browsers)
     decision_set = _decision_set(database)
     job = database.store.start_job(decision_set, "local", "start")
     for connection in ("c-here", "c-gone"):
-        streams.connect(connection, "alice", ["requester"], "http://local")
-        streams.subscribe(connection, decision_set, 0)
+        database.store.connect(connection, "alice", ["requester"], "http://local")
+        database.store.subscribe(connection, decision_set, 0)
     browsers.gone.add("c-gone")
     _append(database, decision_set, 2)
     streams.pump(decision_set)
 
     assert browsers.frames["c-here"] == [1, 2]
-    assert streams.connection("c-gone") is None
-    assert streams.connection("c-here") is not None
+    assert database.store.connection("c-gone") is None
+    assert database.store.connection("c-here") is not None
     latest = database.store.latest_job(decision_set)
     assert latest["id"] == job and latest["stream_abandoned"] is True
     streams.close()
@@ -101,10 +101,10 @@ def test_gone_subscriber_is_removed_and_the_job_marked(database: Database):
 
 def test_store_listener_publishes_as_events_are_stored(database: Database):
     browsers = Browsers()
-    streams = Streams(database.pool, browsers)
+    streams = Streams(database.store, browsers)
     decision_set = _decision_set(database)
-    streams.connect("c-live", "alice", ["requester"], "http://local")
-    streams.subscribe("c-live", decision_set, 0)
+    database.store.connect("c-live", "alice", ["requester"], "http://local")
+    database.store.subscribe("c-live", decision_set, 0)
     database.store.add_listener(streams.publish)
     try:
         _append(database, decision_set, 2)

@@ -9,9 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from harness import Harness
 
 from agentic_mlops.domain import ApprovalDecision
-from agentic_mlops.engines.local import LocalEngine
 from agentic_mlops.errors import AlreadyDecided, Conflict, InvalidInput, NodeFailed
 from agentic_mlops.persistence import Database, PostgresStore
 from agentic_mlops.providers.offline import OfflineProvider
@@ -23,7 +23,7 @@ CHURN_WITHOUT_BUDGET = CHURN.replace(" under $1,500/month,", "")
 APPROVE = ApprovalDecision(decision="approve", comment=None, approver="alice")
 
 
-def test_missing_fields_are_asked_and_the_answers_resume_the_run(engine: LocalEngine, recorder):
+def test_missing_fields_are_asked_and_the_answers_resume_the_run(engine: Harness, recorder):
     # Given a request without a budget
     outcome = engine.start("wf-intake", CHURN_WITHOUT_BUDGET)
 
@@ -48,12 +48,12 @@ def test_missing_fields_are_asked_and_the_answers_resume_the_run(engine: LocalEn
 
 def test_another_engine_instance_continues_a_paused_run(database: Database):
     # Given a run paused at the approval gate by one engine (one process)
-    first = LocalEngine(database, OfflineProvider())
+    first = Harness(database, OfflineProvider())
     paused = first.start("wf-handover", CHURN)
     assert paused.status == "awaiting_approval"
 
     # When a new engine (another process) approves it
-    second = LocalEngine(database, OfflineProvider())
+    second = Harness(database, OfflineProvider())
     done = second.decide(
         paused.decision_set.id,
         ApprovalDecision(
@@ -69,7 +69,7 @@ def test_another_engine_instance_continues_a_paused_run(database: Database):
     assert {r.node for r in runs} >= set(MAIN_NODES)
 
 
-def test_rejection_ends_the_run_and_a_second_decision_is_refused(engine: LocalEngine, recorder):
+def test_rejection_ends_the_run_and_a_second_decision_is_refused(engine: Harness, recorder):
     outcome = engine.start("wf-reject", CHURN)
     ds_id = outcome.decision_set.id
 
@@ -86,7 +86,7 @@ def test_rejection_ends_the_run_and_a_second_decision_is_refused(engine: LocalEn
     assert engine.status(ds_id).status == "rejected"
 
 
-def test_timeline_is_ordered_and_linked_to_checkpoints(engine: LocalEngine, database: Database):
+def test_timeline_is_ordered_and_linked_to_checkpoints(engine: Harness, database: Database):
     outcome = engine.start("wf-timeline", CHURN_WITHOUT_BUDGET, {"budget": "1500"})
     engine.decide(outcome.decision_set.id, APPROVE)
 
@@ -107,7 +107,7 @@ def test_timeline_is_ordered_and_linked_to_checkpoints(engine: LocalEngine, data
         assert checkpoint.metadata["step"] == event.step
 
 
-def test_bad_answers_change_nothing(engine: LocalEngine, database: Database):
+def test_bad_answers_change_nothing(engine: Harness, database: Database):
     before = len(database.store.list_decision_sets())
     with pytest.raises(InvalidInput, match="unknown field 'colour'"):
         engine.start("wf-bad", CHURN, {"colour": "blue"})
@@ -137,17 +137,15 @@ class _PowerCutStore(PostgresStore):
 def test_a_node_committed_before_a_crash_is_not_executed_again(database: Database):
     # Given a crash right after critic_cost recorded its run, before its checkpoint
     store = _PowerCutStore(database.pool, "critic_cost")
-    crashing = LocalEngine(
-        Database(pool=database.pool, store=store, checkpointer=database.checkpointer),
-        OfflineProvider(),
-    )
-    with pytest.raises(NodeFailed, match="power cut"):
+    crashing = Harness(Database(pool=database.pool, store=store), OfflineProvider())
+    with pytest.raises(NodeFailed, match="RuntimeError in critic_cost") as failed:
         crashing.start("wf-powercut", CHURN)
-    ds_id = database.store.list_decision_sets()[0].id
+    ds_id = failed.value.decision_set_id
+    assert ds_id == database.store.list_decision_sets()[0].decision_set.id
     assert database.store.get_decision_set(ds_id).status == "failed"
 
     # When the run is resumed from its checkpoint
-    outcome = LocalEngine(database, OfflineProvider()).resume(ds_id)
+    outcome = Harness(database, OfflineProvider()).resume(ds_id)
 
     # Then it reaches the gate, and no node was executed twice (critic_cost came from cache)
     assert outcome.status == "awaiting_approval"
@@ -187,7 +185,7 @@ def test_a_killed_process_resumes_from_the_checkpoint(
     assert "gate_hitl" not in completed_before
 
     # When another process resumes it
-    outcome = LocalEngine(database, OfflineProvider()).resume(ds_id)
+    outcome = Harness(database, OfflineProvider()).resume(ds_id)
 
     # Then it reaches the approval gate and no completed node ran twice
     assert outcome.status == "awaiting_approval"

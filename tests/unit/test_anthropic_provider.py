@@ -26,6 +26,7 @@ from agentic_mlops.providers.anthropic_provider import AnthropicProvider
 from agentic_mlops.providers.fewshot import PackRegistry
 from agentic_mlops.providers.offline import OfflineProvider
 from agentic_mlops.providers.settings import ProviderSettings
+from agentic_mlops.settings import provider_settings
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "workloads.json").read_text())
 CHURN = GOLDEN["batch_tabular"]["request"]
@@ -62,7 +63,7 @@ class Sleeps(list):
 
 
 def make_provider(fake: af.FakeAnthropic, sleeps: Sleeps | None = None, **env: str) -> Any:
-    settings = ProviderSettings.from_env(
+    settings = provider_settings(
         {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": af.BASE_URL, **env}
     )
     return AnthropicProvider(
@@ -472,7 +473,7 @@ def test_an_explicit_choice_without_credentials_falls_back_to_offline(
     for name in ("ANTHROPIC_PROFILE", "ANTHROPIC_IDENTITY_TOKEN", "ANTHROPIC_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
     fake = af.FakeAnthropic()
-    settings = ProviderSettings.from_env({"AGENTIC_MLOPS_PROVIDER": "anthropic"})
+    settings = provider_settings({"AGENTIC_MLOPS_PROVIDER": "anthropic"})
     provider = AnthropicProvider(settings, http_client=fake.http_client())
 
     # When the provider plans

@@ -17,7 +17,7 @@ from agentic_mlops.api.auth import (
     parse_grants,
     verify_dev_token,
 )
-from agentic_mlops.api.downloads import signed_download_url, verify_download
+from agentic_mlops.artifacts.links import signed_download_url, verify_download
 
 SECRET = "unit-secret-0123456789abcdef0123456789abcdef"
 
@@ -74,24 +74,27 @@ def test_cognito_claims_with_flattened_groups():
     assert not identity.has("approver", "prj-9")
 
 
-def test_authorizer_claims_win_over_headers_and_dev_tokens_can_be_switched_off(monkeypatch):
+def test_authorizer_claims_win_over_headers_and_dev_tokens_can_be_switched_off():
     event = {
         "headers": {"authorization": "Bearer forged"},
         "requestContext": {"authorizer": {"claims": {"sub": "u1", "cognito:groups": ["approver"]}}},
     }
-    assert authenticate(event).user == "u1"
-    monkeypatch.setenv("AGENTIC_MLOPS_AUTH", "claims")
+    assert authenticate(event, mode="dev", secret=SECRET).user == "u1"
+    token = issue_dev_token("alice", ["requester"], secret=SECRET)
     with pytest.raises(Unauthenticated):
-        authenticate({"headers": {"Authorization": "Bearer x"}, "requestContext": {}})
+        authenticate(
+            {"headers": {"Authorization": f"Bearer {token}"}, "requestContext": {}},
+            mode="claims",
+            secret=SECRET,
+        )
 
 
-def test_websocket_token_comes_from_the_query_string(monkeypatch):
-    monkeypatch.setenv("AGENTIC_MLOPS_DEV_TOKEN_SECRET", SECRET)
+def test_websocket_token_comes_from_the_query_string():
     token = issue_dev_token("alice", ["requester"], secret=SECRET)
     event = {"queryStringParameters": {"token": token}, "requestContext": {}}
-    assert authenticate(event, query_token=True).user == "alice"
+    assert authenticate(event, mode="dev", secret=SECRET, query_token=True).user == "alice"
     with pytest.raises(Unauthenticated, match="missing credentials"):
-        authenticate(event)
+        authenticate(event, mode="dev", secret=SECRET)
 
 
 def test_bearer_header_parsing():
@@ -107,24 +110,25 @@ def test_require_names_the_missing_role():
         identity.require("approver", "prj-1", "approve plans")
 
 
-def test_download_links_are_signed_and_expire(monkeypatch):
-    monkeypatch.setenv("AGENTIC_MLOPS_DEV_TOKEN_SECRET", SECRET)
-    url = signed_download_url("http://h:1", "bundles/sha256/ab/abc.zip", 60, now=1000)
+def test_download_links_are_signed_and_expire():
+    url = signed_download_url("http://h:1", "bundles/sha256/ab/abc.zip", 60, SECRET, now=1000)
     query = dict(part.split("=") for part in url.split("?", 1)[1].split("&"))
-    key = "bundles/sha256/ab/abc.zip"
-    assert verify_download(key, query["expires"], query["signature"], now=1030)
-    assert not verify_download(key, query["expires"], query["signature"], now=1061)
-    assert not verify_download("bundles/other.zip", query["expires"], query["signature"], now=1030)
-    assert not verify_download(key, str(int(query["expires"]) + 100), query["signature"], now=1030)
-    assert not verify_download(key, None, None)
+    key, signature = "bundles/sha256/ab/abc.zip", query["signature"]
+    assert verify_download(key, query["expires"], signature, SECRET, now=1030)
+    assert not verify_download(key, query["expires"], signature, SECRET, now=1061)
+    assert not verify_download("bundles/other.zip", query["expires"], signature, SECRET, now=1030)
+    later = str(int(query["expires"]) + 100)
+    assert not verify_download(key, later, signature, SECRET, now=1030)
+    assert not verify_download(key, query["expires"], signature, "another-secret", now=1030)
+    assert not verify_download(key, None, None, SECRET)
 
 
-def test_background_runner_serialises_per_decision_set_and_forgets_finished_ones():
+def test_the_scheduler_serialises_each_decision_set_and_serves_them_in_turns():
     import threading
 
-    from agentic_mlops.api.service import BackgroundRunner
+    from agentic_mlops.engines.scheduler import Scheduler
 
-    runner = BackgroundRunner(workers=4)
+    scheduler = Scheduler(workers=1)
     order: list[str] = []
     gate = threading.Event()
 
@@ -137,19 +141,36 @@ def test_background_runner_serialises_per_decision_set_and_forgets_finished_ones
 
         return work
 
-    first = runner.submit("ds-a", job("a1", wait=True))
-    second = runner.submit("ds-a", job("a2"))
-    other = runner.submit("ds-b", job("b1"))
-    assert other.result(5) == "b1"
-    assert order == ["b1"]  # ds-a's second job waits for its first
+    # Given one worker busy with ds-a, and ds-a queueing three more jobs before ds-b one
+    first = scheduler.submit("ds-a", job("a1", wait=True))
+    more = [scheduler.submit("ds-a", job(f"a{n}")) for n in (2, 3, 4)]
+    other = scheduler.submit("ds-b", job("b1"))
     gate.set()
-    assert first.result(5) == "a1" and second.result(5) == "a2"
-    runner.settle("ds-a", timeout_s=5)
-    assert order == ["b1", "a1", "a2"]
-    import time
+    # Then ds-b is served after ds-a's current job, not after all of ds-a's queue
+    assert other.result(5) == "b1"
+    assert all(f.result(5) for f in [first, *more])
+    assert order == ["a1", "b1", "a2", "a3", "a4"]
+    assert scheduler.settle("ds-a", timeout_s=5)
+    assert scheduler.busy() == 0
+    assert scheduler.shutdown(1.0) == []
 
-    deadline = time.monotonic() + 5  # done-callbacks run just after the results are set
-    while runner.busy() and time.monotonic() < deadline:
+
+def test_stopping_the_scheduler_cancels_queued_jobs_and_bounds_the_wait():
+    import threading
+
+    from agentic_mlops.engines.scheduler import Scheduler
+
+    scheduler = Scheduler(workers=1)
+    release = threading.Event()
+    running = scheduler.submit("ds-slow", lambda: release.wait(10))
+    queued = scheduler.submit("ds-next", lambda: "never")
+    deadline = time.monotonic() + 5
+    while not running.running() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert runner.busy() == 0 and runner._locks == {} and runner._latest == {}
-    runner.shutdown()
+    # When it stops while a job runs: the queued one is cancelled, the wait is bounded
+    started = time.monotonic()
+    still_running = scheduler.shutdown(0.2)
+    assert time.monotonic() - started < 2
+    assert still_running == ["ds-slow"] and queued.cancelled()
+    assert scheduler.submit("ds-late", lambda: 1).cancelled()
+    release.set()

@@ -16,14 +16,14 @@ from langgraph.runtime import Runtime
 from agentic_mlops.canonical import canonical_json_hash
 from agentic_mlops.domain import MLOpsProjectState, ReasonCard
 from agentic_mlops.errors import InvalidInput
-from agentic_mlops.providers import provider_from_env, resilience
+from agentic_mlops.providers import create_provider, resilience
 from agentic_mlops.providers.answers import ANSWERS
 from agentic_mlops.providers.anthropic_provider import AnthropicProvider
 from agentic_mlops.providers.fewshot import PackRegistry
 from agentic_mlops.providers.offline import OfflineProvider
-from agentic_mlops.providers.settings import ProviderSettings
+from agentic_mlops.settings import provider_settings
 from agentic_mlops.workflow import nodes
-from agentic_mlops.workflow.runtime import RunContext, instrument
+from agentic_mlops.workflow.instrument import RunContext, instrument
 
 PACKS = Path(__file__).parents[2] / "shared" / "agentic_mlops" / "providers" / "packs"
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "workloads.json").read_text())
@@ -98,8 +98,8 @@ def planner_card(pack_dir: Path) -> tuple[ReasonCard, bytes]:
     )
     fake = af.FakeAnthropic(responder=af.offline_responder())
     env = {"ANTHROPIC_API_KEY": "sk-test", "AGENTIC_MLOPS_PACK_DIR": str(pack_dir)}
-    assert isinstance(provider_from_env(env), AnthropicProvider)
-    provider = AnthropicProvider(ProviderSettings.from_env(env), http_client=fake.http_client())
+    assert isinstance(create_provider(provider_settings(env)), AnthropicProvider)
+    provider = AnthropicProvider(provider_settings(env), http_client=fake.http_client())
     store = FakeStore()
     runtime: Any = Runtime(context=RunContext(store=store, provider=provider), stream_writer=print)
     instrument("planner", nodes.planner)(state, {"configurable": {"thread_id": "ds-pack"}}, runtime)

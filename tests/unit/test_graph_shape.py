@@ -229,3 +229,18 @@ def test_intake_only_graph_ends_when_coverage_is_complete() -> None:
         ("adaptive_questioner", "gate_user_input", False, None),
         ("gate_user_input", "extract_constraints", False, None),
     }
+
+
+def test_each_node_names_the_provider_method_and_pack_it_uses() -> None:
+    from importlib import resources
+
+    from agentic_mlops.providers.base import OrchestrationProvider
+    from agentic_mlops.workflow.registry import NODES
+
+    packs = resources.files("agentic_mlops.providers") / "packs"
+    methods = {spec.provider_method for spec in NODES if spec.provider_method}
+    for method in methods:
+        assert callable(getattr(OrchestrationProvider, method)), method
+        assert (packs / method).is_dir(), f"no few-shot pack folder for {method}"
+    # every pack folder belongs to a node, so none is dead
+    assert {entry.name for entry in packs.iterdir() if entry.is_dir()} == methods

@@ -32,8 +32,8 @@ from agentic_mlops.domain import (
 from agentic_mlops.providers.offline.provider import OfflineProvider
 from agentic_mlops.workflow import nodes
 from agentic_mlops.workflow.graph import build_graph
+from agentic_mlops.workflow.instrument import NodeContext, RunContext
 from agentic_mlops.workflow.registry import DELIVERY_NODES
-from agentic_mlops.workflow.runtime import NodeContext, RunContext
 
 GOLDEN: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parents[1] / "golden" / "workloads.json").read_text(encoding="utf-8")
@@ -431,6 +431,7 @@ def test_approval_summary_shows_what_an_approver_needs() -> None:
     # Then it reports the plan, cost, policy and critique verdicts
     assert summary == {
         "plan": state.plan.name,
+        "plan_hash": nodes.plan_hash(state),
         "region": "eu-west-1",
         "summary": state.plan.summary,
         "services": state.plan.services(),
@@ -572,6 +573,7 @@ def test_question_gate_pauses_with_the_missing_fields() -> None:
 
     # Then it pauses at the question gate asking for the budget, round 1
     request = step.interrupt_value()
+    wait_key = request.pop("wait_key")
     assert request["kind"] == "question"
     assert request["round"] == 1
     assert [q["field"] for q in request["questions"]] == ["budget"]
@@ -582,9 +584,12 @@ def test_question_gate_pauses_with_the_missing_fields() -> None:
         "adaptive_questioner",
         "__interrupt__",
     ]
-    # and the question event was stored and streamed before the pause
+    # and the wait was opened, then the question event (naming it) stored and streamed,
+    # before the pause
     assert step.types()[-2:] == ["reason-card", "question"]
-    assert step.messages[-1]["payload"] == request
+    announced = dict(step.messages[-1]["payload"])
+    assert announced.pop("wait_id") == driver.store.waits[(driver.thread_id, wait_key)].id
+    assert announced == request
     assert driver.stored_types().count("question") == 1
     assert step.messages == [e.message() for e in driver.store.events[driver.thread_id]]
 
@@ -638,6 +643,7 @@ def test_approval_gate_pauses_with_the_summary() -> None:
     # Then no question is asked and the run pauses for approval with the plan's summary
     assert "question" not in step.types()
     request = step.interrupt_value()
+    wait_key = request.pop("wait_key")
     state = driver.state()
     assert request == {"kind": "approval", **nodes.approval_summary(state)}
     assert request["region"] == "eu-west-1"
@@ -649,7 +655,10 @@ def test_approval_gate_pauses_with_the_summary() -> None:
     assert request["services"] == state.plan.services()
     assert driver.graph.get_state(driver.config).next == ("gate_hitl",)
     assert step.types()[-2:] == ["reason-card", "approval-requested"]
-    assert step.messages[-1]["payload"] == request
+    announced = dict(step.messages[-1]["payload"])
+    wait = driver.store.waits[(driver.thread_id, wait_key)]
+    assert announced.pop("wait_id") == wait.id and wait.kind == "approval"
+    assert announced == request == wait.request
     assert state.status == "created"
 
 
@@ -737,6 +746,7 @@ def test_two_question_rounds_ask_only_what_is_still_missing() -> None:
 
     # Then a second round asks only the remaining fields, with its own question event
     request = second.interrupt_value()
+    request.pop("wait_key")
     assert request["round"] == 2
     assert [q["field"] for q in request["questions"]] == [
         "data_volume_gb",
@@ -744,7 +754,8 @@ def test_two_question_rounds_ask_only_what_is_still_missing() -> None:
         "data_sensitivity",
     ]
     assert second.types().count("question") == 1
-    assert second.messages[-1]["payload"] == request
+    announced = dict(second.messages[-1]["payload"])
+    assert announced.pop("wait_id") and announced == request
 
     # When the rest is answered
     answers = {"data_volume_gb": "40 GB", "budget": "$1,500/month", "data_sensitivity": "none"}

@@ -22,9 +22,9 @@ from agentic_mlops.errors import DeterminismBudgetExceeded
 from agentic_mlops.providers import resilience
 from agentic_mlops.providers.anthropic_provider import AnthropicProvider
 from agentic_mlops.providers.offline import OfflineProvider
-from agentic_mlops.providers.settings import ProviderSettings
+from agentic_mlops.settings import provider_settings
 from agentic_mlops.workflow import nodes
-from agentic_mlops.workflow.runtime import RunContext, instrument
+from agentic_mlops.workflow.instrument import RunContext, instrument
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "workloads.json").read_text())
 CHURN = GOLDEN["batch_tabular"]["request"]
@@ -47,7 +47,7 @@ class Harness:
         self.store = FakeStore()
         self.artifacts = artifacts
         self.streamed: list[dict[str, Any]] = []
-        settings = ProviderSettings.from_env(
+        settings = provider_settings(
             {"ANTHROPIC_API_KEY": "sk-test", "AGENTIC_MLOPS_BREAKER_FAIL_MAX": "2"}
         )
         self.provider = AnthropicProvider(

@@ -14,20 +14,21 @@ import uuid
 import pytest
 
 from agentic_mlops.errors import InvalidInput
-from agentic_mlops.providers import get_provider, provider_from_env
+from agentic_mlops.providers import create_provider
 from agentic_mlops.providers.anthropic_provider import AnthropicProvider
 from agentic_mlops.providers.offline import OfflineProvider
-from agentic_mlops.providers.settings import ProviderSettings, resolve_api_key
+from agentic_mlops.providers.settings import resolve_api_key
+from agentic_mlops.settings import provider_settings
 
 
 def test_without_a_key_the_offline_provider_is_used() -> None:
     # Given an environment with no Anthropic key or secret (the default "auto")
     # When the provider is chosen from it
-    provider = provider_from_env({})
+    provider = create_provider(provider_settings({}))
 
     # Then it is the offline provider
     assert isinstance(provider, OfflineProvider)
-    assert ProviderSettings.from_env({}).chosen_provider() == "offline"
+    assert provider_settings({}).chosen_provider() == "offline"
 
 
 @pytest.mark.parametrize(
@@ -40,13 +41,13 @@ def test_without_a_key_the_offline_provider_is_used() -> None:
     ],
 )
 def test_a_key_a_secret_or_an_explicit_choice_selects_anthropic(env: dict[str, str]) -> None:
-    provider = provider_from_env(env)
+    provider = create_provider(provider_settings(env))
     assert isinstance(provider, AnthropicProvider)
 
 
 def test_an_explicit_offline_choice_wins_over_a_key() -> None:
     env = {"ANTHROPIC_API_KEY": "sk-test", "AGENTIC_MLOPS_PROVIDER": "offline"}
-    assert isinstance(provider_from_env(env), OfflineProvider)
+    assert isinstance(create_provider(provider_settings(env)), OfflineProvider)
 
 
 def test_the_platform_variables_configure_models_limits_and_breakers() -> None:
@@ -67,7 +68,7 @@ def test_the_platform_variables_configure_models_limits_and_breakers() -> None:
     }
 
     # When the provider is built from it
-    provider = provider_from_env(env)
+    provider = create_provider(provider_settings(env))
 
     # Then each value reaches the provider's settings
     assert isinstance(provider, AnthropicProvider)
@@ -82,13 +83,13 @@ def test_the_platform_variables_configure_models_limits_and_breakers() -> None:
 
 
 def test_defaults_are_a_two_model_chain_with_the_offline_fallback() -> None:
-    settings = ProviderSettings.from_env({})
+    settings = provider_settings({})
     assert settings.models() == ["claude-sonnet-5-5", "claude-haiku-5-5"]
     assert settings.offline_fallback is True
     assert settings.temperature == 0.0
-    assert ProviderSettings.from_env(
-        {"AGENTIC_MLOPS_ANTHROPIC_FALLBACK_MODEL": "none"}
-    ).models() == ["claude-sonnet-5-5"]
+    assert provider_settings({"AGENTIC_MLOPS_ANTHROPIC_FALLBACK_MODEL": "none"}).models() == [
+        "claude-sonnet-5-5"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -108,35 +109,38 @@ def test_defaults_are_a_two_model_chain_with_the_offline_fallback() -> None:
 )
 def test_a_bad_value_is_an_invalid_input_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(InvalidInput, match=name):
-        provider_from_env({name: value})
+        create_provider(provider_settings({name: value}))
 
 
 def test_the_api_key_is_never_echoed_in_an_error() -> None:
     with pytest.raises(InvalidInput) as caught:
-        provider_from_env({"ANTHROPIC_API_KEY": "sk-secret", "AGENTIC_MLOPS_PROVIDER": "x"})
+        create_provider(
+            provider_settings({"ANTHROPIC_API_KEY": "sk-secret", "AGENTIC_MLOPS_PROVIDER": "x"})
+        )
     assert "sk-secret" not in str(caught.value)
 
 
-def test_get_provider_knows_offline_anthropic_and_auto(monkeypatch) -> None:
-    assert isinstance(get_provider(), OfflineProvider)
-    assert isinstance(get_provider("auto"), OfflineProvider)
-    assert isinstance(get_provider("anthropic"), AnthropicProvider)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
-    assert isinstance(get_provider("auto"), AnthropicProvider)
-    with pytest.raises(InvalidInput, match="unknown provider 'gpt'"):
-        get_provider("gpt")
+def test_the_one_factory_builds_the_provider_the_settings_choose() -> None:
+    assert isinstance(create_provider(provider_settings({})), OfflineProvider)
+    explicit = provider_settings({"AGENTIC_MLOPS_PROVIDER": "anthropic"})
+    assert isinstance(create_provider(explicit), AnthropicProvider)
+    keyed = provider_settings({"ANTHROPIC_API_KEY": "sk-test"})
+    assert isinstance(create_provider(keyed), AnthropicProvider)
+    with pytest.raises(InvalidInput, match="AGENTIC_MLOPS_PROVIDER='gpt'"):
+        provider_settings({"AGENTIC_MLOPS_PROVIDER": "gpt"})
 
 
 def test_choosing_a_provider_imports_no_sdk_until_a_model_is_called() -> None:
     # Given a fresh interpreter
     code = (
         "import sys\n"
-        "from agentic_mlops.providers import provider_from_env\n"
-        "import agentic_mlops.workflow.nodes, agentic_mlops.lambda_runtime\n"
-        "offline = provider_from_env({})\n"
+        "from agentic_mlops.providers import create_provider\n"
+        "from agentic_mlops.settings import provider_settings\n"
+        "import agentic_mlops.workflow.nodes, agentic_mlops.tasks\n"
+        "offline = create_provider(provider_settings({}))\n"
         "before = sorted(m for m in ('anthropic', 'pybreaker', 'claude_agent_sdk')"
         " if m in sys.modules)\n"
-        "provider_from_env({'ANTHROPIC_API_KEY': 'sk-test'})\n"
+        "create_provider(provider_settings({'ANTHROPIC_API_KEY': 'sk-test'}))\n"
         "after = sorted(m for m in ('anthropic', 'claude_agent_sdk') if m in sys.modules)\n"
         "print(before, after)\n"
     )
@@ -169,9 +173,7 @@ def test_the_key_comes_from_secrets_manager_in_lambda(monkeypatch) -> None:
 
         # When the key is resolved through AGENTIC_MLOPS_ANTHROPIC_SECRET
         def key(name: str) -> str | None:
-            return resolve_api_key(
-                ProviderSettings.from_env({"AGENTIC_MLOPS_ANTHROPIC_SECRET": name})
-            )
+            return resolve_api_key(provider_settings({"AGENTIC_MLOPS_ANTHROPIC_SECRET": name}))
 
         # Then both forms give the key; a secret without one is an InvalidInput
         assert key(json_name) == "sk-from-json"
@@ -180,7 +182,7 @@ def test_the_key_comes_from_secrets_manager_in_lambda(monkeypatch) -> None:
             key(empty_name)
 
     # And ANTHROPIC_API_KEY wins over the secret, which is then not read at all
-    both = ProviderSettings.from_env(
+    both = provider_settings(
         {"ANTHROPIC_API_KEY": "sk-env", "AGENTIC_MLOPS_ANTHROPIC_SECRET": "never-read"}
     )
     assert resolve_api_key(both) == "sk-env"

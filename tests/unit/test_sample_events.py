@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from agentic_mlops.engines.stepfunctions import execution_name
-from agentic_mlops.lambda_runtime import FailureTask, NodeTask, WaitTask
+from agentic_mlops.tasks import FailureTask, NodeTask, WaitTask
 from agentic_mlops.workflow.registry import NODE_ORDER, spec
 
 ROOT = Path(__file__).parents[2]

@@ -11,7 +11,6 @@ import base64
 import importlib.util
 import json
 import logging
-import sys
 import time
 import types
 from collections.abc import Iterator
@@ -41,35 +40,42 @@ from slack_fakes import (
     signed_headers,
 )
 
-from agentic_mlops.api.auth import Forbidden, Identity
+from agentic_mlops.composition import container
+from agentic_mlops.domain.identity import Identity
 from agentic_mlops.errors import (
     AlreadyDecided,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     VersionConflict,
 )
-from agentic_mlops.slack import (
-    SlackConfig,
-    SlackError,
-    approval_request_blocks,
-    decided_blocks,
-    handle_interaction,
-    interactions,
-    notify_approval,
-    post_approval_request,
-)
-from agentic_mlops.slack.blocks import (
+from agentic_mlops.notifications.slack_blocks import (
     ACTIONS_BLOCK_ID,
     HEADER_MAX,
     SECTION_TEXT_MAX,
+    approval_request_blocks,
     clip,
     cost_text,
+    decided_blocks,
     escape,
 )
+from agentic_mlops.notifications.slack_config import SlackConfig
+from agentic_mlops.notifications.slack_notifier import (
+    SlackError,
+    notify_approval,
+    post_approval_request,
+)
+from agentic_mlops.settings import load_settings
+from agentic_mlops.slack import handle_interaction, interactions
 
 ROOT = Path(__file__).parents[2]
 USERS = {APPROVER: {"user": "alice", "projects": [PROJECT_ID]}}
+
+
+def slack_config(env: dict[str, str]) -> SlackConfig:
+    """The Slack group of the platform's settings read from ``env``."""
+    return load_settings(("slack",), environ=env).slack
 
 
 @pytest.fixture
@@ -586,15 +592,15 @@ def test_posting_needs_a_bot_token_and_a_channel_and_an_approval_wait(
 
 def test_notify_approval_is_best_effort(slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "AGENTIC_MLOPS_SLACK_CHANNEL": CHANNEL}
-    assert notify_approval(make_wait(), env={}) is None  # Slack off: nothing posted
+    assert notify_approval(make_wait(), slack_config({})) is None  # Slack off: nothing posted
     assert slack.received == []
 
-    ok = notify_approval(make_wait(), env={**env, "SLACK_API_URL": slack.api_url})
+    ok = notify_approval(make_wait(), slack_config({**env, "SLACK_API_URL": slack.api_url}))
     assert ok == "1700000000.000100"
 
     slack.on("/api/chat.postMessage", 200, {"ok": False, "error": "invalid_auth"})
     caplog.set_level(logging.WARNING)
-    failed = notify_approval(make_wait(), env={**env, "SLACK_API_URL": slack.api_url})
+    failed = notify_approval(make_wait(), slack_config({**env, "SLACK_API_URL": slack.api_url}))
     assert failed is None
     assert "invalid_auth" in caplog.text and BOT_TOKEN not in caplog.text
 
@@ -684,34 +690,34 @@ FULL_ENV = {
 
 
 def test_config_from_a_full_environment() -> None:
-    config = SlackConfig.from_env({**FULL_ENV, "SLACK_API_URL": "http://127.0.0.1:9/api"})
+    config = slack_config({**FULL_ENV, "SLACK_API_URL": "http://127.0.0.1:9/api"})
 
-    assert config is not None and config.can_post and config.can_verify
+    assert config.enabled and config.can_post and config.can_verify
     assert config.api_url == "http://127.0.0.1:9/api/"
     assert config.identity_for(APPROVER) == Identity("alice", {PROJECT_ID: frozenset({"approver"})})
     assert config.identity_for(STRANGER) is None
 
 
 def test_slack_is_off_when_none_of_its_variables_is_set() -> None:
-    assert SlackConfig.from_env({}) is None
-    assert SlackConfig.from_env({"SLACK_API_URL": "https://slack.com/api/", "X": "1"}) is None
+    assert not slack_config({}).enabled
+    assert not slack_config({"SLACK_API_URL": "https://slack.com/api/", "X": "1"}).enabled
 
 
 def test_each_capability_may_be_configured_alone() -> None:
-    poster = SlackConfig.from_env({k: FULL_ENV[k] for k in list(FULL_ENV)[0::2]})
-    verifier = SlackConfig.from_env({k: FULL_ENV[k] for k in list(FULL_ENV)[1::2]})
+    poster = slack_config({k: FULL_ENV[k] for k in list(FULL_ENV)[0::2]})
+    verifier = slack_config({k: FULL_ENV[k] for k in list(FULL_ENV)[1::2]})
 
-    assert poster is not None and poster.can_post and not poster.can_verify
-    assert verifier is not None and verifier.can_verify and not verifier.can_post
+    assert poster.can_post and not poster.can_verify
+    assert verifier.can_verify and not verifier.can_post
 
 
 def test_users_can_come_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "slack-users.json"
     path.write_text(json.dumps({APPROVER: {"user": "carol", "projects": ["*", PROJECT_ID]}}))
 
-    config = SlackConfig.from_env({**FULL_ENV, "AGENTIC_MLOPS_SLACK_USERS": f"@{path}"})
+    config = slack_config({**FULL_ENV, "AGENTIC_MLOPS_SLACK_USERS": f"@{path}"})
 
-    assert config is not None
+    assert config.enabled
     identity = config.identity_for(APPROVER)
     assert identity is not None and identity.user == "carol"
     assert identity.has("approver", "prj-other")
@@ -729,10 +735,10 @@ BAD_CONFIGURATIONS = [
     ),
     ({USERS_VAR: json.dumps({APPROVER: {"user": "a"}})}, "Field required"),
     ({CHANNEL_VAR: ""}, f"{CHANNEL_VAR} is required when SLACK_BOT_TOKEN is set"),
-    ({CHANNEL_VAR: "#approvals"}, f"{CHANNEL_VAR}: must be a channel id"),
+    ({CHANNEL_VAR: "#approvals"}, f"{CHANNEL_VAR}='#approvals': must be a channel id"),
     ({"SLACK_SIGNING_SECRET": ""}, f"SLACK_SIGNING_SECRET is required when {USERS_VAR}"),
     ({"SLACK_BOT_TOKEN": "xoxp-user-token-SeCrEt"}, "SLACK_BOT_TOKEN: must be a bot token"),
-    ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL: must be an http(s) URL"),
+    ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL='slack.com/api': must be an http(s) URL"),
     ({"AGENTIC_MLOPS_SLACK_APPROVAL_LINK": "https://x/{token}"}, "may only use the placeholders"),
 ]
 
@@ -742,7 +748,7 @@ def test_invalid_configuration_is_a_clear_invalid_input_without_secrets(
     override: dict[str, str], expected: str
 ) -> None:
     with pytest.raises(InvalidInput) as raised:
-        SlackConfig.from_env({**FULL_ENV, **override})
+        slack_config({**FULL_ENV, **override})
 
     message = str(raised.value)
     assert expected in message
@@ -752,7 +758,7 @@ def test_invalid_configuration_is_a_clear_invalid_input_without_secrets(
 
 
 def test_secrets_never_appear_in_repr_str_or_dumps() -> None:
-    config = SlackConfig.from_env(FULL_ENV)
+    config = slack_config(FULL_ENV)
 
     shown = " ".join(
         [repr(config), str(config), config.model_dump_json(), str(config.model_dump())]
@@ -775,17 +781,18 @@ def _load_handler() -> Any:
 
 @pytest.fixture
 def service(monkeypatch: pytest.MonkeyPatch, decide: FakeDecide) -> types.SimpleNamespace:
-    """A stand-in for ``agentic_mlops.api.service`` (its ``slack_decider()``), counting calls."""
+    """A stand-in for the function's platform (only its service's ``decide_approval``),
+    counting how often the platform is reached."""
     calls = types.SimpleNamespace(deciders=0)
 
-    def slack_decider() -> FakeDecide:
+    def platform(function: str) -> types.SimpleNamespace:
         calls.deciders += 1
-        return decide
+        return types.SimpleNamespace(service=types.SimpleNamespace(decide_approval=decide))
 
-    module = types.ModuleType("agentic_mlops.api.service")
-    module.slack_decider = slack_decider  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "agentic_mlops.api.service", module)
-    return calls
+    container.reset()
+    monkeypatch.setattr(container, "platform", platform)
+    yield calls
+    container.reset()
 
 
 @pytest.fixture
@@ -866,6 +873,7 @@ def test_the_handler_answers_503_when_slack_is_off_and_500_when_misconfigured(
     off = handler(_sample_event(slack), LambdaContext())
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("AGENTIC_MLOPS_SLACK_USERS", "{oops")
+    container.reset()  # a new container: the settings are read when it starts
     caplog.set_level(logging.ERROR)
     broken = handler(_sample_event(slack), LambdaContext())
 

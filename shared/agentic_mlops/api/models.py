@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from agentic_mlops.domain.constraints import ANSWERABLE_FIELDS
 from agentic_mlops.domain.state import MAX_REQUEST_CHARS
-
-_FIELD_CHARS = 2000
+from agentic_mlops.service.inputs import (
+    MAX_ANSWER_CHARS,
+    MAX_CHANGE_CHARS,
+    MAX_COMMENT_CHARS,
+    MAX_NAME_CHARS,
+    MAX_SEQ,
+    REQUIRED_TEXT_PATTERN,
+    TEXT_PATTERN,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -34,7 +42,7 @@ class _Strict(BaseModel):
 class NewProject(_Strict):
     """``POST /projects``."""
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=REQUIRED_TEXT_PATTERN)
 
 
 class ProjectOut(BaseModel):
@@ -46,38 +54,85 @@ class ProjectOut(BaseModel):
     created: bool = Field(description="False when a project with that name existed already.")
 
 
-Answers = dict[str, str]
+AnswerText = Annotated[
+    str, Field(min_length=1, max_length=MAX_ANSWER_CHARS, pattern=REQUIRED_TEXT_PATTERN)
+]
+Answers = create_model(  # type: ignore[call-overload]
+    "Answers",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Answers by field, read like the request (`budget: $1,500/month`).",
+    **{name: (AnswerText, None) for name in ANSWERABLE_FIELDS},
+)
+
+
+class SomeAnswers(Answers):  # type: ignore[valid-type,misc]
+    """Answers, at least one."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> SomeAnswers:
+        if not answers_of(self):
+            raise ValueError("give at least one answer")
+        return self
+
+
+def answers_of(model: BaseModel) -> dict[str, str]:
+    """The answers given (the fields set)."""
+    return {k: v for k, v in model.model_dump(exclude_none=True).items()}
+
+
+PlanHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class NewDecisionSet(_Strict):
     """``POST /projects/{project_id}/decision-sets``."""
 
     request: str = Field(
-        min_length=1, max_length=MAX_REQUEST_CHARS, description="The ML workload in plain words."
+        min_length=1,
+        max_length=MAX_REQUEST_CHARS,
+        pattern=REQUIRED_TEXT_PATTERN,
+        description="The ML workload in plain words.",
     )
-    answers: Answers = Field(
-        default_factory=dict, description="Answers given up front: field -> text."
+    answers: Answers = Field(  # type: ignore[valid-type]
+        default_factory=Answers, description="Answers given up front: field -> text."
     )
 
 
 class AnswersIn(_Strict):
     """``POST /decision-sets/{id}/answers``."""
 
-    answers: Answers = Field(min_length=1, description="field -> text, e.g. budget: $1,500/month")
+    answers: SomeAnswers = Field(
+        description="field -> text, e.g. budget: $1,500/month (one at least)"
+    )
 
 
 class ApprovalIn(_Strict):
     """``POST /decision-sets/{id}/approval``."""
 
     decision: Literal["approve", "reject"]
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS, pattern=TEXT_PATTERN)
+    plan_hash: PlanHash | None = Field(
+        default=None,
+        description="The hash of the plan the approver was shown (pending.request.plan_hash);"
+        " a plan that changed meanwhile is refused with 409 stale_plan.",
+    )
 
 
 class RevisionIn(_Strict):
     """``POST /decision-sets/{id}/revisions``."""
 
-    change: str = Field(min_length=1, max_length=_FIELD_CHARS)
-    answers: Answers = Field(default_factory=dict)
+    change: str | None = Field(
+        default=None, min_length=1, max_length=MAX_CHANGE_CHARS, pattern=REQUIRED_TEXT_PATTERN
+    )
+    answers: Answers = Field(default_factory=Answers)  # type: ignore[valid-type]
+    from_seq: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_SEQ,
+        description="Fork: start from the constraints as they stood at this event of the"
+        " decision set's timeline (it must be one of its events).",
+    )
 
 
 class PendingWait(BaseModel):
@@ -111,8 +166,10 @@ class DecisionSetView(BaseModel):
     approval: dict[str, Any] | None = None
     feedback: dict[str, Any] | None = None
     validation: dict[str, Any] | None = None
+    repository: dict[str, Any] | None = None
     bundle: dict[str, Any] | None = None
     commit: dict[str, Any] | None = None
+    forked_from: dict[str, Any] | None = None
     pending: PendingWait | None = None
     change_summary: dict[str, Any] | None = Field(
         default=None,
@@ -151,6 +208,7 @@ class ApprovalOut(BaseModel):
     comment: str | None
     replayed: bool = Field(description="True when this decision had been recorded already.")
     status: str
+    plan_hash: str | None = Field(default=None, description="The plan the decision approved.")
 
 
 class BundleOut(BaseModel):
@@ -161,3 +219,97 @@ class BundleOut(BaseModel):
     sha256: str
     size: int
     expires_in: int
+
+
+class MeOut(BaseModel):
+    """The caller: who they are and their roles per project (``*`` = every project)."""
+
+    user: str
+    roles: dict[str, list[str]]
+
+
+class ProjectView(BaseModel):
+    """A project with the caller's roles on it."""
+
+    id: str
+    name: str
+    created_at: str
+    roles: list[str]
+
+
+class ProjectsPage(BaseModel):
+    """The projects the caller has a role on."""
+
+    projects: list[ProjectView]
+
+
+class DecisionSetSummary(BaseModel):
+    """A decision set as a listing shows it."""
+
+    id: str
+    project_id: str
+    parent_id: str | None
+    status: str
+    request: str
+    created_at: str
+    updated_at: str
+    plan_name: str | None = None
+    region: str | None = None
+    monthly_total_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    policy: str | None = None
+    technical_verdict: str | None = None
+    validation_outcome: str | None = None
+    pending_kind: str | None = None
+    commit_sha: str | None = None
+
+
+class SummariesPage(BaseModel):
+    """Decision sets, newest first."""
+
+    decision_sets: list[DecisionSetSummary]
+
+
+class ApprovalSummary(BaseModel):
+    """An approval waiting for the caller's decision."""
+
+    approval_id: str
+    decision_set_id: str
+    project_id: str
+    project_name: str
+    created_at: str
+    request: str
+    plan: str | None = None
+    plan_hash: str | None = None
+    region: str | None = None
+    monthly_total_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    policy: str | None = None
+    failed_rules: list[str] = Field(default_factory=list)
+    technical_verdict: str | None = None
+
+
+class ApprovalsPage(BaseModel):
+    """The approvals waiting for the caller, oldest first."""
+
+    approvals: list[ApprovalSummary]
+
+
+class FileEntry(BaseModel):
+    """A file of the generated repository."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class FilesPage(BaseModel):
+    """The files of the generated repository (sources and ``reports/``)."""
+
+    files: list[FileEntry]
+
+
+class FileOut(FileEntry):
+    """One text file of the generated repository."""
+
+    content: str

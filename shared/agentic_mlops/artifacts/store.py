@@ -15,17 +15,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from agentic_mlops.canonical import sha256_hex
 from agentic_mlops.domain.delivery import BundleRef
 from agentic_mlops.errors import InvalidInput, NotFound, PlatformError
 
-BUCKET_ENV = "AGENTIC_MLOPS_ARTIFACT_BUCKET"
-PREFIX_ENV = "AGENTIC_MLOPS_ARTIFACT_PREFIX"
-QUARANTINE_BUCKET_ENV = "AGENTIC_MLOPS_QUARANTINE_BUCKET"
-DIR_ENV = "AGENTIC_MLOPS_ARTIFACT_DIR"
+if TYPE_CHECKING:
+    from agentic_mlops.artifacts.config import ArtifactSettings
 
 QUARANTINE_PREFIX = "quarantine/"
 QUARANTINE_SUFFIX = ".bin"
@@ -413,27 +411,13 @@ def _ascii(value: str) -> str:
     ]
 
 
-def open_artifact_store(env: Mapping[str, str] | None = None) -> ArtifactStore:
-    """Return the configured artifact store.
-
-    ``AGENTIC_MLOPS_ARTIFACT_BUCKET`` selects S3 (with the optional
-    ``AGENTIC_MLOPS_ARTIFACT_PREFIX`` and ``AGENTIC_MLOPS_QUARANTINE_BUCKET``); otherwise
-    files go to ``AGENTIC_MLOPS_ARTIFACT_DIR`` or ``platform_home(env)/artifacts``.
-
-    Args:
-        env: the environment to read; ``os.environ`` when None.
-    """
-    env = os.environ if env is None else env
-    bucket = env.get(BUCKET_ENV)
-    if bucket:
+def create_artifact_store(settings: ArtifactSettings, home: Path) -> ArtifactStore:
+    """The configured artifact store: S3 when a bucket is set, else a local folder
+    (``AGENTIC_MLOPS_ARTIFACT_DIR``, default ``home/artifacts``)."""
+    if settings.bucket:
         return S3ArtifactStore(
-            bucket,
-            prefix=env.get(PREFIX_ENV, ""),
-            quarantine_bucket=env.get(QUARANTINE_BUCKET_ENV) or None,
+            settings.bucket,
+            prefix=settings.prefix,
+            quarantine_bucket=settings.quarantine_bucket,
         )
-    explicit = env.get(DIR_ENV)
-    if explicit:
-        return LocalArtifactStore(Path(explicit).expanduser())
-    from agentic_mlops.persistence.database import platform_home
-
-    return LocalArtifactStore(platform_home(env) / "artifacts")
+    return LocalArtifactStore((settings.directory or home / "artifacts").expanduser())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=f"{name} the plan waiting for approval")
         p.add_argument("id")
         decision_options(p, choice=False)
+        p.add_argument(
+            "--plan-hash",
+            default=None,
+            help="the plan you reviewed (its hash); refused if the plan changed since"
+            " (default: the plan waiting now)",
+        )
         output_options(p)
 
     for name, text in (
@@ -111,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("id")
         output_options(p)
+
+    migrate = sub.add_parser(
+        "migrate", help="apply the database migrations (run and serve do it when they start)"
+    )
+    migrate.add_argument("--json", action="store_true")
 
     events = sub.add_parser("events", help="print the timeline of a decision set")
     events.add_argument("id")
@@ -161,7 +171,6 @@ def parse_answers(pairs: Sequence[str], answers_file: Path | None) -> dict[str, 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from rich.console import Console
 
     json_mode = getattr(args, "json", False)
@@ -186,7 +195,11 @@ def _report_error(exc: PlatformError, json_mode: bool) -> int:
     message = " ".join(str(exc).split())
     print(f"agentic-mlops: error: {message}", file=sys.stderr)
     if json_mode:
-        print(json.dumps({"error": {"code": exc.code, "message": message, "exit_code": code}}))
+        error: dict[str, Any] = {"code": exc.code, "message": message, "exit_code": code}
+        decision_set_id = getattr(exc, "decision_set_id", None)
+        if decision_set_id:
+            error["decision_set_id"] = decision_set_id
+        print(json.dumps({"error": error}))
     return code
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from agentic_mlops.engines.base import RunOutcome
 from agentic_mlops.workflow.registry import NODE_ORDER
+
+if TYPE_CHECKING:
+    from agentic_mlops.service.reads import DecisionSetRead
 
 _STATUS_STYLE = {
     "approved": "bold green",
@@ -154,9 +156,17 @@ def _constraints_update(console: Console, payload: dict[str, Any]) -> None:
         )
 
 
+_VERDICTS = {"passed": "PASSED", "passed_with_skips": "PASSED WITH SKIPS", "failed": "FAILED"}
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    outcome = report.get("outcome") or ("passed" if report["passed"] else "failed")
+    return _VERDICTS.get(outcome, outcome.upper())
+
+
 def _validation_report(console: Console, report: dict[str, Any]) -> None:
     table = Table(
-        title=f"Validation: {'PASSED' if report['passed'] else 'FAILED'} ({report['isolation']})",
+        title=f"Validation: {_verdict(report)} ({report['isolation']})",
         title_justify="left",
     )
     for column in ("validator", "status", "findings", "detail"):
@@ -170,6 +180,8 @@ def _validation_report(console: Console, report: dict[str, Any]) -> None:
             validator.get("detail", ""),
         )
     console.print(table)
+    for skip in report.get("skips", []):
+        console.print(f"[yellow]skipped[/] {skip['validator']}: {skip['reason']}")
 
 
 def _run_complete(console: Console, payload: dict[str, Any]) -> None:
@@ -189,7 +201,7 @@ _RENDERERS = {
 }
 
 
-def render_outcome(console: Console, outcome: RunOutcome) -> None:
+def render_outcome(console: Console, outcome: DecisionSetRead) -> None:
     """Print where a decision set stands and what to do next."""
     ds = outcome.decision_set
     style = _STATUS_STYLE.get(ds.status, "bold")
@@ -210,8 +222,8 @@ def render_outcome(console: Console, outcome: RunOutcome) -> None:
     if state is not None and state.validation is not None:
         report = state.validation
         statuses = ", ".join(f"{v.name} {v.status}" for v in report.validators)
-        verdict = "passed" if report.passed else "FAILED"
-        parts.append(Text(f"Validation {verdict}: {statuses}"))
+        parts.append(Text(f"Validation {report.verdict()}: {statuses}"))
+        parts.extend(Text(f"  skipped {s.validator}: {s.reason}") for s in report.skips)
     if state is not None and state.commit is not None:
         parts.append(Text(f"Commit {state.commit.sha}"))
     hint = next_step_hint(outcome)
@@ -220,7 +232,7 @@ def render_outcome(console: Console, outcome: RunOutcome) -> None:
     console.print(Panel(Group(*parts), border_style=style.split()[-1]))
 
 
-def next_step_hint(outcome: RunOutcome) -> str | None:
+def next_step_hint(outcome: DecisionSetRead) -> str | None:
     """Return the command that continues a paused decision set."""
     ds_id = outcome.decision_set.id
     if outcome.status == "awaiting_input" and outcome.pending is not None:
@@ -282,7 +294,7 @@ def summarize(event: dict[str, Any]) -> str:
             return "changed " + ", ".join(c["field"] for c in changes)
         return "constraints extracted"
     if kind == "validation-report":
-        return f"{'passed' if payload['passed'] else 'FAILED'} {payload['counts']}"
+        return f"{_verdict(payload)} {payload['counts']}"
     if kind == "run-complete":
         return str(payload["outcome"])
     return ""

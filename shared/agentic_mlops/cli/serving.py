@@ -43,38 +43,44 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, console: Any) -> int:
-    """Run the local server until Ctrl-C."""
+    """Run the local server until Ctrl-C (or SIGTERM)."""
     if not 0 <= args.port <= 65535:
         raise InvalidInput(f"--port must be between 0 and 65535, got {args.port}")
+    from agentic_mlops.composition import secret_values
     from agentic_mlops.local.server import serve
-    from agentic_mlops.persistence import open_database
+    from agentic_mlops.observability import configure_logging
+    from agentic_mlops.settings import load_settings
 
-    with console.status("Opening the database…"):
-        database = open_database(max_size=24)
+    settings = load_settings()
+    configure_logging(settings.logging.level, stream=sys.stdout, secrets=secret_values(settings))
     try:
         serve(
-            database,
+            settings,
             args.host,
             args.port,
             lambda line: console.print(line, highlight=False, soft_wrap=True),
         )
     except OSError as exc:
         raise InvalidInput(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
-    finally:
-        database.close()
     return EXIT_OK
 
 
 def cmd_dev_token(args: argparse.Namespace, console: Any) -> int:
     """Print a development token on stdout."""
     from agentic_mlops.api.auth import issue_dev_token
+    from agentic_mlops.composition import dev_token_secret
+    from agentic_mlops.service.inputs import clean_id, clean_user
+    from agentic_mlops.settings import load_settings
 
-    user = args.user.strip()
-    if not user:
-        raise InvalidInput("--user is empty")
+    user = clean_user(args.user)
     if not 0 < args.ttl_hours <= 24 * 30:
         raise InvalidInput("--ttl-hours must be between 0 and 720")
     project = (args.project or "").strip() or None
-    token = issue_dev_token(user, args.role, project, ttl_s=int(args.ttl_hours * 3600))
+    if project is not None:
+        clean_id(project, "--project")
+    secret = dev_token_secret(load_settings(("local", "auth")))
+    token = issue_dev_token(
+        user, args.role, project, secret=secret, ttl_s=int(args.ttl_hours * 3600)
+    )
     sys.stdout.write(token + "\n")
     return EXIT_OK

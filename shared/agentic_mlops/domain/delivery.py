@@ -48,13 +48,44 @@ class ValidatorResult(BaseModel):
     duration_ms: float = 0.0
 
 
+ValidationOutcome = Literal["passed", "passed_with_skips", "failed"]
+"""``failed`` when any validator failed or errored; ``passed_with_skips`` when none did but
+at least one could not run (each skip is listed with its reason); ``passed`` otherwise."""
+
+
+class ValidationSkip(BaseModel):
+    """A validator that did not run, and why (a missing tool is a skip, never a failure)."""
+
+    validator: str
+    reason: str
+
+
 class ValidationReport(BaseModel):
-    """Every validator's result; ``passed`` when nothing of high or critical severity failed."""
+    """Every validator's result and the bundle's outcome.
+
+    ``passed`` means "not failed" (``outcome`` is ``passed`` or ``passed_with_skips``); read
+    ``outcome`` and ``skips`` to know whether everything ran.
+    """
 
     passed: bool
+    outcome: ValidationOutcome = "passed"
+    skips: list[ValidationSkip] = Field(default_factory=list)
     counts: dict[str, int] = Field(description="Findings per severity.")
     validators: list[ValidatorResult]
     isolation: str = Field(description="How the sandbox was isolated (network, environment).")
+
+    def verdict(self) -> str:
+        """Return the outcome in words, naming the skipped validators.
+
+        Returns:
+            ``passed``, ``passed with skips (terraform-validate, tests)`` or ``FAILED (lint)``.
+        """
+        if self.outcome == "failed":
+            failing = [v.name for v in self.validators if v.status in ("failed", "error")]
+            return "FAILED" + (f" ({', '.join(failing)})" if failing else "")
+        if self.skips:
+            return f"passed with skips ({', '.join(s.validator for s in self.skips)})"
+        return "passed"
 
 
 class BundleRef(BaseModel):
@@ -66,9 +97,21 @@ class BundleRef(BaseModel):
     store: str
 
 
+class PushRef(BaseModel):
+    """The generated repository pushed as a branch of the team's git remote."""
+
+    remote: str = Field(description="The remote URL, without credentials.")
+    branch: str
+    sha: str
+    created: bool = Field(description="False when the branch already held the same files.")
+
+
 class CommitRef(BaseModel):
     """The commit of the plan documents in the project's history."""
 
     sha: str
     parent_sha: str | None = None
     files: list[str] = Field(default_factory=list)
+    delivery: PushRef | None = Field(
+        default=None, description="Where the generated repository was pushed (opt-in)."
+    )

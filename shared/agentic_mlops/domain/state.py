@@ -6,7 +6,7 @@ checkpoint stays portable and hashable; nodes read it back as these typed models
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,7 @@ from agentic_mlops.domain.delivery import (
     ValidationReport,
 )
 from agentic_mlops.domain.plan import Plan
+from agentic_mlops.domain.reasoning import Explanation, ProviderCall
 
 RunStatus = Literal[
     "created",
@@ -32,8 +33,22 @@ RunStatus = Literal[
 ]
 
 
+WAIT_STATUS: dict[str, RunStatus] = {"question": "awaiting_input", "approval": "awaiting_approval"}
+"""The status of a decision set paused at a wait of each kind."""
+PAUSED_STATUSES: frozenset[str] = frozenset(WAIT_STATUS.values())
+FINAL_STATUSES: frozenset[str] = frozenset({"approved", "rejected", "failed"})
+
 MAX_REQUEST_CHARS = 20_000
 """The longest request (plain-words description of a workload) accepted."""
+
+
+class ChangeInterpretation(BaseModel):
+    """A revision's change as the provider read it, once, when the revision was asked for."""
+
+    constraints: ConstraintSchema
+    feedback: FeedbackResult
+    explanation: Explanation
+    call: ProviderCall | None = None
 
 
 class IntakeState(BaseModel):
@@ -59,6 +74,13 @@ class IntakeState(BaseModel):
     )
     base_constraints: ConstraintSchema | None = Field(
         default=None, description="The parent's final constraints a revision starts from."
+    )
+    change_interpretation: ChangeInterpretation | None = Field(
+        default=None, description="The revision's change, interpreted when it was asked for."
+    )
+    forked_from: dict[str, Any] | None = Field(
+        default=None,
+        description="The parent's event (and its checkpoint) a fork started from.",
     )
 
 

@@ -1,60 +1,51 @@
-"""The engine interface: how a decision set's workflow is started, resumed and inspected."""
+"""The engine interface: who runs a decision set's work (the service decides what)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
-from agentic_mlops.domain import ApprovalDecision, MLOpsProjectState
-from agentic_mlops.persistence.models import DecisionSet, Wait
+from agentic_mlops.persistence.models import Wait
 
-PAUSED_STATUSES = frozenset({"awaiting_input", "awaiting_approval"})
-FINAL_STATUSES = frozenset({"approved", "rejected", "failed"})
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """Where a decision set stands after an engine call."""
-
-    decision_set: DecisionSet
-    state: MLOpsProjectState | None
-    pending: Wait | None
-
-    @property
-    def status(self) -> str:
-        """The decision set's status."""
-        return self.decision_set.status
+__all__ = ["Engine", "ReadOnlyEngine"]
 
 
 class Engine(ABC):
-    """Runs the workflow of decision sets (in-process locally, Step Functions in AWS)."""
+    """Runs the workflow of decision sets: in this process, or on Step Functions."""
 
     name: str
+    inline = False
+    """Whether :meth:`launch` returns only once the run paused or ended."""
 
     @abstractmethod
-    def start(
-        self, project: str, request: str, answers: dict[str, str] | None = None
-    ) -> RunOutcome:
-        """Create a decision set for the request and run until it pauses or ends."""
+    def launch(self, decision_set_id: str, action: str) -> None:
+        """Run a decision set that has work to do (new, revised, or interrupted)."""
 
     @abstractmethod
-    def revise(
-        self, parent_id: str, change: str, answers: dict[str, str] | None = None
-    ) -> RunOutcome:
-        """Create a revision of a decided decision set carrying ``change`` and run it."""
+    def continue_wait(self, wait: Wait) -> None:
+        """Continue a decision set whose wait was just decided (the decision is recorded)."""
 
-    @abstractmethod
-    def answer(self, decision_set_id: str, answers: dict[str, str], by: str) -> RunOutcome:
-        """Answer the open intake questions and continue."""
+    def resume(self, decision_set_id: str) -> None:
+        """Continue a run that stopped without pausing (a crash), from its last checkpoint."""
+        self.launch(decision_set_id, "resume")
 
-    @abstractmethod
-    def decide(self, decision_set_id: str, decision: ApprovalDecision) -> RunOutcome:
-        """Approve or reject the plan waiting at the approval gate and continue."""
+    def recover(self) -> list[str]:
+        """Resume the runs a crash interrupted; return their ids (engines that keep their
+        own state, like Step Functions, have nothing to recover)."""
+        return []
 
-    @abstractmethod
-    def resume(self, decision_set_id: str) -> RunOutcome:
-        """Continue a run that stopped without pausing (a crash) from its last checkpoint."""
+    def close(self, timeout_s: float = 5.0) -> None:  # noqa: B027 - nothing to stop by default
+        """Stop running work (what is queued stays resumable)."""
 
-    @abstractmethod
-    def status(self, decision_set_id: str) -> RunOutcome:
-        """Return where the decision set stands, without running anything."""
+
+class ReadOnlyEngine(Engine):
+    """The engine of a process that only reads (the WebSocket function): it runs nothing."""
+
+    name = "none"
+
+    def launch(self, decision_set_id: str, action: str) -> None:
+        from agentic_mlops.errors import Conflict
+
+        raise Conflict("this process only reads decision sets; it cannot run them")
+
+    def continue_wait(self, wait: Wait) -> None:
+        self.launch(wait.decision_set_id, "resume")

@@ -8,14 +8,21 @@
   does.
 - The ``@connections`` management API at ``http://HOST:PORT/@connections/{id}``
   (POST, GET, DELETE), so the same boto3 ``apigatewaymanagementapi`` client code that
-  posts to browsers in AWS posts to them here (pointed at it by endpoint URL); a closed
-  connection answers ``GoneException`` (410).
+  posts to browsers in AWS posts to them here (pointed at it by endpoint URL); like API
+  Gateway it accepts only SigV4-signed requests (with this server's own credentials); a
+  closed connection answers ``GoneException`` (410).
 - ``/_local/artifacts/KEY`` serves bundles behind signed, expiring links (the local
   stand-in for presigned S3 URLs), and ``/_local/health`` is a bare handler (the
   baseline of the benchmarks).
 
 The engine is the one chosen by configuration; with the in-process engine, runs
-continue in background workers of this process.
+continue in background workers of this process, decision sets whose run a crash
+interrupted are resumed when the server starts, and stopping cancels queued work (it
+stays resumable) and waits a few seconds for running work.
+
+Each request is handled on its own thread with its own request state; a request that
+outlives API Gateway's 29-second integration timeout is answered 504 and changes nothing
+afterwards (the service checks the request's deadline before every side effect).
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import secrets
 import threading
 import time
@@ -36,10 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from agentic_mlops.local.sigv4 import LocalCredentials, verify
+
 if TYPE_CHECKING:
-    from agentic_mlops.api.service import PlatformService
+    from agentic_mlops.composition import Platform
     from agentic_mlops.persistence import Database
-    from agentic_mlops.streaming.fanout import Streams
+    from agentic_mlops.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +55,9 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 STAGE = "local"
 INTEGRATION_TIMEOUT_S = 29.0
 IDLE_TIMEOUT_S = 600.0
-MAX_REST_BODY = 10 * 1024 * 1024
 MAX_POST_BYTES = 128 * 1024
+HANDLER_THREADS = 32
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -96,38 +105,50 @@ def _websocket_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 class LocalServer:
-    """The emulated API Gateway (REST + WebSocket + ``@connections``) and the engine.
+    """The emulated API Gateway (REST + WebSocket + ``@connections``) and the platform.
 
     Args:
-        database: the open platform database.
+        settings: the platform's settings.
+        database: an open database to use (tests); opened and migrated otherwise.
         host, port: where to listen (port 0 picks a free one).
         idle_timeout_s: close WebSocket connections silent for this long.
     """
 
     def __init__(
         self,
-        database: Database,
+        settings: Settings,
         *,
+        database: Database | None = None,
         host: str = "127.0.0.1",
         port: int = 8080,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         rest_handler: Handler = _rest_handler,
         websocket_handler: Handler = _websocket_handler,
+        recover: bool = True,
     ) -> None:
-        self.database = database
+        self.settings = settings
         self.host = host
         self.port = port
         self.idle_timeout_s = idle_timeout_s
+        self.credentials = LocalCredentials()
+        self.platform: Platform | None = None
+        self._ready: asyncio.Event | None = None
+        self.recovered: list[str] = []
+        self._database = database
+        self._recover = recover
         self._rest_handler = rest_handler
         self._websocket_handler = websocket_handler
         self._sockets: dict[str, _Socket] = {}
-        self._executor = ThreadPoolExecutor(48, thread_name_prefix="handler")
+        self._executor = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
-        self.service: PlatformService | None = None
-        self.streams: Streams | None = None
+
+    @property
+    def service(self) -> Any:
+        """The platform's service (once started)."""
+        return self.platform.service if self.platform else None
 
     # URLs -------------------------------------------------------------------------------
 
@@ -145,7 +166,10 @@ class LocalServer:
 
     async def start(self) -> None:
         """Bind, then build the platform behind the handlers (engine, streams, Slack)."""
-        app = web.Application(client_max_size=MAX_REST_BODY)
+        from agentic_mlops.service.inputs import MAX_BODY_BYTES
+
+        self._ready = asyncio.Event()
+        app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
         app.router.add_get("/ws", self._ws)
         app.router.add_route("*", "/@connections/{connection_id}", self._connections_api)
         app.router.add_get("/_local/health", self._health)
@@ -159,44 +183,46 @@ class LocalServer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         self._loop = asyncio.get_running_loop()
-        self._build_platform()
+        await self._loop.run_in_executor(None, self._build_platform)
+        self._ready.set()
 
     def _build_platform(self) -> None:
-        from agentic_mlops.api import runtime
-        from agentic_mlops.api.service import BackgroundRunner, PlatformService
-        from agentic_mlops.engines import create_engine
-        from agentic_mlops.providers import provider_from_env
-        from agentic_mlops.streaming.fanout import ENDPOINT_ENV, ManagementApiPoster, Streams
+        from agentic_mlops.composition import build_platform
+        from agentic_mlops.streaming.fanout import ManagementApiPoster
 
-        # The handlers post through the management API of this server; boto3 signs its
-        # requests, so it needs keys even though nothing checks them here.
-        os.environ[ENDPOINT_ENV] = self.url
-        poster = ManagementApiPoster(credentials=("local", "local"))
-        provider = provider_from_env()
-        engine = create_engine(self.database, provider)
-        local = getattr(engine, "_runtime", engine)
-        self.streams = Streams(self.database.pool, poster)
-        runtime.wire(local, self.database, self.streams)
-        runner = BackgroundRunner() if engine is local else None
-        self.service = PlatformService(engine, runner, public_url=self.url)
-        runtime.configure(self.service, self.streams)
+        # The handlers post through this server's management API, signing with its keys.
+        poster = ManagementApiPoster(
+            self.credentials.region,
+            credentials=(self.credentials.access_key, self.credentials.secret_key),
+        )
+        self.platform = build_platform(
+            self.settings,
+            "serve",
+            database=self._database,
+            poster=poster,
+            ws_endpoint=self.url,
+            public_url=self.url,
+        )
+        if self._recover:
+            self.recovered = self.platform.engine.recover()
+            if self.recovered:
+                logger.info("resuming %d interrupted run(s)", len(self.recovered))
 
     async def stop(self) -> None:
-        """Close the WebSockets, stop listening, let running work finish."""
+        """Close the WebSockets, stop listening, stop the engine (bounded), let go."""
         for socket in list(self._sockets.values()):
             await socket.ws.close(code=1001, message=b"server shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
         loop = asyncio.get_running_loop()
-        if self.service is not None and self.service.runner is not None:
-            await loop.run_in_executor(None, self.service.runner.shutdown)
-        if self.streams is not None:
-            self.database.store.remove_listener(self.streams.publish)
-            self.streams.close()
-        self._executor.shutdown(wait=False)
-        from agentic_mlops.api import runtime
-
-        runtime.reset()
+        if self.platform is not None:
+            platform = self.platform
+            close = platform.close if self._database is None else platform.engine.close
+            await loop.run_in_executor(None, close, STOP_TIMEOUT_S)
+            if self._database is not None and platform.streams is not None:
+                platform.database.store.remove_listener(platform.streams.publish)
+                platform.streams.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def start_in_thread(self) -> LocalServer:
         """Run the server on its own event loop in a thread (tests, benchmarks)."""
@@ -234,15 +260,38 @@ class LocalServer:
 
     async def _call(self, handler: Handler, event: dict[str, Any], name: str) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
+        if self._ready is not None:  # requests that arrive while the platform is built wait
+            await asyncio.wait_for(self._ready.wait(), INTEGRATION_TIMEOUT_S)
         context = LambdaContext(function_name=name)
         return await asyncio.wait_for(
-            loop.run_in_executor(self._executor, handler, event, context), INTEGRATION_TIMEOUT_S
+            loop.run_in_executor(self._executor, self._serve, handler, event, context),
+            INTEGRATION_TIMEOUT_S,
         )
+
+    def _serve(self, handler: Handler, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Call ``handler`` answering from this server's platform (not another's)."""
+        from agentic_mlops.composition.container import serving
+
+        if self.platform is None:
+            raise RuntimeError("the server has not started")
+        with serving(self.platform):
+            return handler(event, context)
 
     # REST -------------------------------------------------------------------------------
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
-        event = await rest_event(request, self.port)
+        try:
+            event = await rest_event(request, self.port)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response(
+                {
+                    "error": {
+                        "code": "payload_too_large",
+                        "message": "the body is larger than the API accepts (256 KB)",
+                    }
+                },
+                status=413,
+            )
         try:
             result = await self._call(self._rest_handler, event, "api")
         except TimeoutError:
@@ -256,18 +305,22 @@ class LocalServer:
         return web.json_response({"status": "ok"})
 
     async def _artifact(self, request: web.Request) -> web.StreamResponse:
-        from agentic_mlops.api.downloads import verify_download
+        from agentic_mlops.artifacts.links import verify_download
+        from agentic_mlops.composition import dev_token_secret
 
         key = request.match_info["key"]
-        if not verify_download(key, request.query.get("expires"), request.query.get("signature")):
+        secret = dev_token_secret(self.settings)
+        signed = verify_download(
+            key, request.query.get("expires"), request.query.get("signature"), secret
+        )
+        if not signed or self.platform is None:
             return web.json_response(
                 {"error": {"code": "forbidden", "message": "the link is invalid or expired"}},
                 status=403,
             )
-        artifacts = getattr(self.service.engine, "artifacts", None) if self.service else None
         loop = asyncio.get_running_loop()
         try:
-            data = await loop.run_in_executor(None, artifacts.get, key)  # type: ignore[union-attr]
+            data = await loop.run_in_executor(None, self.platform.artifacts.get, key)
         except Exception:
             return web.json_response(
                 {"error": {"code": "not_found", "message": f"no artifact {key}"}}, status=404
@@ -305,13 +358,21 @@ class LocalServer:
                 if message.type == WSMsgType.ERROR:
                     break
                 socket.last_active_at = datetime.now(UTC)
-                body = (
-                    message.data
-                    if message.type == WSMsgType.TEXT
-                    else message.data.decode("utf-8", "replace")
-                )
-                event = ws_event(request, connection_id, "$default", self.port, body=body)
-                await self._call(self._websocket_handler, event, "ws")
+                if message.type != WSMsgType.TEXT:
+                    await ws.send_json(
+                        {
+                            "type": "error",
+                            "code": "invalid_message",
+                            "message": "send JSON text messages",
+                        }
+                    )
+                    continue
+                event = ws_event(request, connection_id, "$default", self.port, body=message.data)
+                try:
+                    await self._call(self._websocket_handler, event, "ws")
+                except Exception:
+                    # A handler failure is the server's problem, not the connection's.
+                    logger.exception("the WebSocket handler failed on a message")
         finally:
             self._sockets.pop(connection_id, None)
             event = ws_event(request, connection_id, "$disconnect", self.port)
@@ -322,12 +383,25 @@ class LocalServer:
         return ws
 
     async def _connections_api(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        refused = verify(
+            self.credentials,
+            method=request.method,
+            url=f"{request.scheme}://{request.host}{request.raw_path}",
+            headers=dict(request.headers),
+            body=data,
+        )
+        if refused is not None:
+            return web.json_response(
+                {"message": f"Forbidden: {refused}"},
+                status=403,
+                headers={"x-amzn-ErrorType": "ForbiddenException"},
+            )
         connection_id = request.match_info["connection_id"]
         socket = self._sockets.get(connection_id)
         if socket is None or socket.ws.closed:
             return _gone(connection_id)
         if request.method == "POST":
-            data = await request.read()
             if len(data) > MAX_POST_BYTES:
                 return web.json_response(
                     {"message": "payload too large"},
@@ -463,23 +537,25 @@ def proxy_response(result: dict[str, Any]) -> web.Response:
     return response
 
 
-def serve(database: Database, host: str, port: int, echo: Callable[[str], None]) -> None:
-    """Run the server until Ctrl-C (or SIGTERM), then stop cleanly."""
+def serve(settings: Settings, host: str, port: int, echo: Callable[[str], None]) -> None:
+    """Run the server until Ctrl-C (or SIGTERM), then stop within a few seconds."""
     import signal
 
     async def main() -> None:
-        server = LocalServer(database, host=host, port=port)
+        server = LocalServer(settings, host=host, port=port)
         await server.start()
         echo(f"REST API   {server.url}/  (OpenAPI document: {server.url}/openapi.json)")
         echo(f"WebSocket  {server.ws_url}?token=TOKEN")
-        echo(f"@connections management API  {server.url}/@connections/{{id}}")
+        echo(f"@connections management API  {server.url}/@connections/{{id}} (SigV4)")
+        if server.recovered:
+            echo(f"Resuming {len(server.recovered)} interrupted run(s).")
         echo("Press Ctrl-C to stop.")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        echo("Stopping: closing connections and letting running work finish...")
+        echo("Stopping: closing connections; queued work stays resumable...")
         await server.stop()
         echo("Stopped.")
 

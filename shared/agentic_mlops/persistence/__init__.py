@@ -1,69 +1,46 @@
-"""Persistence: PostgreSQL connections, migrations, the platform store and the checkpointer."""
+"""Persistence: PostgreSQL connections, migrations, the platform store and the checkpointer.
+
+Every name is imported from its module on first use (PEP 562): a process that only reads
+its settings (``persistence.config``) never loads psycopg, the store or LangGraph.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from agentic_mlops.persistence.database import (
-    DatabaseUnavailable,
-    create_pool,
-    resolve_database_url,
-)
-from agentic_mlops.persistence.migrations import migrate
-from agentic_mlops.persistence.store import PlatformStore, PostgresStore
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg_pool import ConnectionPool
+    from agentic_mlops.persistence.database import (
+        Database,
+        DatabaseUnavailable,
+        connect_database,
+        open_database,
+    )
+    from agentic_mlops.persistence.interfaces import NodeStore, PlatformStore
+    from agentic_mlops.persistence.store import PostgresStore
+
+_EXPORTS = {
+    "Database": "agentic_mlops.persistence.database",
+    "DatabaseUnavailable": "agentic_mlops.persistence.database",
+    "NodeStore": "agentic_mlops.persistence.interfaces",
+    "PlatformStore": "agentic_mlops.persistence.interfaces",
+    "PostgresStore": "agentic_mlops.persistence.store",
+    "connect_database": "agentic_mlops.persistence.database",
+    "open_database": "agentic_mlops.persistence.database",
+}
 
 __all__ = [
     "Database",
     "DatabaseUnavailable",
+    "NodeStore",
     "PlatformStore",
     "PostgresStore",
+    "connect_database",
     "open_database",
 ]
 
 
-@dataclass
-class Database:
-    """An open database: the pool, the platform store and LangGraph's saver on one pool."""
-
-    pool: ConnectionPool
-    store: PostgresStore
-    checkpointer: PostgresSaver = field(repr=False)
-
-    def close(self) -> None:
-        """Close the pool."""
-        self.pool.close()
-
-    def __enter__(self) -> Database:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def open_database(url: str | None = None, *, max_size: int = 8) -> Database:
-    """Connect (starting the embedded server if needed), migrate, and set up the saver.
-
-    Args:
-        url: a PostgreSQL URL; defaults to ``DATABASE_URL`` or the embedded server.
-        max_size: the pool's maximum number of connections.
-
-    Raises:
-        DatabaseUnavailable: if PostgreSQL cannot be reached or started.
-    """
-    from langgraph.checkpoint.postgres import PostgresSaver
-
-    pool = create_pool(url or resolve_database_url(), max_size=max_size)
-    try:
-        with pool.connection() as conn:
-            migrate(conn)
-        saver = PostgresSaver(pool)  # type: ignore[arg-type]
-        saver.setup()
-    except Exception:
-        pool.close()
-        raise
-    return Database(pool=pool, store=PostgresStore(pool), checkpointer=saver)
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,18 +1,31 @@
-"""Versioned schema migrations for the platform's tables.
+"""Versioned schema migrations, applied by an explicit step.
 
-Migrations are the numbered ``migrations/NNNN_name.sql`` files of this package, applied
-in order, each once, under an advisory lock so that concurrent starts are safe.
+Migrations are the numbered ``migrations/NNNN_name.sql`` files of this package, applied in
+order, each once, under an advisory lock so that concurrent starts are safe; LangGraph's
+checkpoint tables are set up in the same step. The CLI and ``serve`` run the step when they
+start; in AWS a deploy-time function runs it once per deploy, and the other functions only
+check (:func:`check_schema`) that the schema is current.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+
+from agentic_mlops.errors import SchemaBehind
+
+if TYPE_CHECKING:
+    from agentic_mlops.persistence import Database
+
+logger = logging.getLogger(__name__)
 
 _LOCK_ID = 7_324_917_001  # pg_advisory_lock key reserved for platform migrations
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -27,7 +40,8 @@ class Migration:
     sql: str
 
 
-def available_migrations() -> list[Migration]:
+@cache
+def available_migrations() -> tuple[Migration, ...]:
     """Return the migrations shipped with the package, in version order."""
     folder = resources.files("agentic_mlops.persistence") / "migrations"
     found = []
@@ -35,11 +49,16 @@ def available_migrations() -> list[Migration]:
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
-    return sorted(found, key=lambda m: m.version)
+    return tuple(sorted(found, key=lambda m: m.version))
+
+
+def latest_version() -> int:
+    """The schema version this code needs."""
+    return available_migrations()[-1].version
 
 
 def migrate(conn: psycopg.Connection[Any]) -> list[int]:
-    """Apply the pending migrations; return the versions applied now."""
+    """Apply the pending SQL migrations; return the versions applied now."""
     applied_now: list[int] = []
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
     try:
@@ -63,3 +82,63 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return applied_now
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The highest applied platform migration (0 for an empty database)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        exists = cur.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        if exists is None or exists[0] is None:
+            return 0
+        row = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_schema(conn: psycopg.Connection[Any]) -> None:
+    """Refuse to work on a schema older than this code.
+
+    Raises:
+        SchemaBehind: naming both versions and how to migrate.
+    """
+    current, needed = schema_version(conn), latest_version()
+    if current < needed:
+        raise SchemaBehind(
+            f"the database schema is at version {current} and this release needs {needed}:"
+            " run `agentic-mlops migrate` (in AWS, the deploy runs the migration function)"
+        )
+
+
+def migrate_database(database: Database) -> list[int]:
+    """The whole migration step: the platform's SQL migrations, LangGraph's checkpoint
+    tables, and the read model of decision sets created before it existed."""
+    with database.pool.connection() as conn:
+        applied = migrate(conn)
+    database.checkpointer.setup()
+    backfill_read_model(database)
+    return applied
+
+
+def backfill_read_model(database: Database) -> int:
+    """Fill the state of decision sets that predate the read model from their latest
+    checkpoint; return how many were filled."""
+    with database.pool.connection() as conn:
+        ids = [
+            row["id"]
+            for row in conn.execute("SELECT id FROM decision_sets WHERE state = '{}'::jsonb")
+        ]
+    filled = 0
+    for decision_set_id in ids:
+        found = database.checkpointer.get_tuple({"configurable": {"thread_id": decision_set_id}})
+        if found is None:
+            continue
+        values = dict(found.checkpoint.get("channel_values") or {})
+        state = {k: v for k, v in values.items() if not k.startswith(("__", "branch:"))}
+        with database.pool.connection() as conn:
+            conn.execute(
+                "UPDATE decision_sets SET state = %s WHERE id = %s AND state = '{}'::jsonb",
+                (Jsonb(state), decision_set_id),
+            )
+        filled += 1
+    if filled:
+        logger.info("read model filled for %d decision set(s) from their checkpoints", filled)
+    return filled

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+
+def new_id(prefix: str) -> str:
+    """Return a new short random id such as ``ds-3f2a9c1b7d4e``."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 class Project(BaseModel):
@@ -97,3 +103,49 @@ class AgentRun(BaseModel):
     error: str | None
     executions: int
     duration_ms: float | None = Field(default=None)
+
+
+class DecisionSetRecord(BaseModel):
+    """A decision set as read in one query: its row, current state, open wait and job.
+
+    ``state`` is the read model: the decision set's workflow state as JSON, merged from
+    each node's output in the statement that records the node (no checkpoint is read).
+    """
+
+    decision_set: DecisionSet
+    state: dict[str, Any]
+    wait: Wait | None = Field(default=None, description="The latest wait, pending or not.")
+    stream_abandoned: bool = False
+    run_live: bool | None = Field(
+        default=None, description="Whether a process holds the run's lease (None: not asked)."
+    )
+
+    @property
+    def pending(self) -> Wait | None:
+        """The open wait, if the decision set is paused at one."""
+        return self.wait if self.wait is not None and self.wait.status == "pending" else None
+
+
+class PendingApproval(BaseModel):
+    """An approval waiting for a decision, with what an approver sees at a glance."""
+
+    wait: Wait
+    decision_set: DecisionSet
+    project_name: str
+
+
+class Connection(BaseModel):
+    """A recorded WebSocket connection."""
+
+    id: str
+    user: str
+    grants: list[str]
+    endpoint: str
+
+
+class Subscriber(BaseModel):
+    """A subscription as the delivery pump sees it: where to post, and what was sent."""
+
+    connection_id: str
+    endpoint: str
+    delivered_seq: int

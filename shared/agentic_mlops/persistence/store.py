@@ -1,34 +1,32 @@
-"""The platform store: an interface and its PostgreSQL implementation.
+"""The platform store on PostgreSQL (see :mod:`agentic_mlops.persistence.interfaces`).
 
-Rules kept here, so that callers cannot forget them:
-
-* every update of a decision set carries ``WHERE id = ? AND version = ?``; losing the
-  race raises :class:`~agentic_mlops.errors.VersionConflict`, which
-  :meth:`PlatformStore.update_decision_set` retries with exponential backoff and jitter;
-* events are numbered per decision set and deduplicated by a key, so replaying a node
-  never duplicates its events;
-* a node's recorded output and its events are written in one transaction.
+Every query of the platform's own tables lives here; callers type against the interfaces.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from agentic_mlops.errors import AlreadyDecided, NotFound, VersionConflict
+from agentic_mlops.persistence.interfaces import EventListener, Mutation, PlatformStore
 from agentic_mlops.persistence.models import (
     AgentRun,
+    Connection,
     DecisionSet,
+    DecisionSetRecord,
     Event,
     NewEvent,
+    PendingApproval,
     Project,
+    Subscriber,
     Wait,
+    new_id,
 )
 
 if TYPE_CHECKING:
@@ -37,14 +35,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Mutation = Callable[[DecisionSet], dict[str, Any]]
-EventListener = Callable[[str, list[Event]], None]
 _UPDATABLE = frozenset({"status", "commit_sha", "metadata"})
-_WAIT_COLUMNS = (
-    "id, decision_set_id, kind, wait_key, status, request, response, decided_by,"
-    " created_at, decided_at"
+_DS_COLUMNS = (
+    "id, project_id, parent_id, request, status, version, last_event_seq, commit_sha,"
+    " metadata, created_at, updated_at"
 )
-
+_WAIT_FIELDS = (
+    "id",
+    "decision_set_id",
+    "kind",
+    "wait_key",
+    "status",
+    "request",
+    "response",
+    "decided_by",
+    "created_at",
+    "decided_at",
+)
+_WAIT_COLUMNS = ", ".join(_WAIT_FIELDS)
+_LEASE_CLASS = 7_324_917  # first key of the run leases' advisory locks
+_UNSETTLED = ("created", "running")
+_PAUSED = ("awaiting_input", "awaiting_approval")
 
 _UPSERT_RUN_SQL = """
 INSERT INTO agent_runs (key, decision_set_id, node, input_hash, status, output, error,
@@ -58,7 +69,8 @@ ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.outp
 
 _INSERT_EVENTS_SQL = """
 bump AS (
-    UPDATE decision_sets SET last_event_seq = last_event_seq + %(n)s
+    UPDATE decision_sets SET last_event_seq = last_event_seq + %(n)s,
+                             state = state || %(state_update)s
     WHERE id = %(ds)s
     RETURNING last_event_seq - %(n)s AS base
 )
@@ -72,10 +84,42 @@ ORDER BY e.ord
 ON CONFLICT (decision_set_id, dedupe_key) DO NOTHING
 RETURNING *
 """
-"""Reserves a range of sequence numbers and inserts the events, in one statement."""
+"""Reserves a range of sequence numbers, merges a node's output into the read model and
+inserts the events, in one statement."""
+
+_READ_SQL = f"""
+SELECT {", ".join(f"d.{c.strip()}" for c in _DS_COLUMNS.split(","))}, {{state}} AS state,
+       {", ".join(f"w.{c} AS w_{c}" for c in _WAIT_FIELDS)},
+       coalesce(j.stream_abandoned, false) AS stream_abandoned
+FROM decision_sets d
+LEFT JOIN LATERAL (
+    SELECT {_WAIT_COLUMNS} FROM approvals
+    WHERE decision_set_id = d.id ORDER BY created_at DESC, id DESC LIMIT 1
+) w ON true
+LEFT JOIN LATERAL (
+    SELECT stream_abandoned FROM jobs
+    WHERE decision_set_id = d.id ORDER BY started_at DESC, id DESC LIMIT 1
+) j ON true
+"""
+"""A decision set with its state, latest wait and stream flag (``{state}`` is the state
+expression: the whole read model, or the summary of a list)."""
+
+_SUMMARY_STATE = """jsonb_build_object(
+    'plan', jsonb_build_object('name', d.state->'plan'->'name',
+                               'region', d.state->'plan'->'region'),
+    'cost', jsonb_build_object('monthly_total_usd', d.state->'cost'->'monthly_total_usd',
+                               'budget_monthly_usd', d.state->'cost'->'budget_monthly_usd'),
+    'policy', jsonb_build_object('overall', d.state->'policy'->'overall'),
+    'technical_critique', jsonb_build_object(
+        'verdict', d.state->'technical_critique'->'verdict'),
+    'validation', jsonb_build_object('passed', d.state->'validation'->'passed',
+                                     'outcome', d.state->'validation'->'outcome'))"""
+"""What a listing shows of each state (the whole state would be tens of KB per row)."""
 
 
-def _event_params(decision_set_id: str, events: Sequence[NewEvent]) -> dict[str, Any]:
+def _event_params(
+    decision_set_id: str, events: Sequence[NewEvent], state_update: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "ds": decision_set_id,
         "n": len(events),
@@ -85,6 +129,7 @@ def _event_params(decision_set_id: str, events: Sequence[NewEvent]) -> dict[str,
         "payload": [Jsonb(e.payload) for e in events],
         "step": [e.step for e in events],
         "dedupe_keys": [e.dedupe_key for e in events],
+        "state_update": Jsonb(state_update or {}),
     }
 
 
@@ -106,62 +151,71 @@ def _decision_set_exists(conn: psycopg.Connection[Any], decision_set_id: str) ->
     return row.fetchone() is not None
 
 
-def new_id(prefix: str) -> str:
-    """Return a new short random id such as ``ds-3f2a9c1b7d4e``."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+def _record(row: dict[str, Any]) -> DecisionSetRecord:
+    wait = None
+    if row.get("w_id") is not None:
+        wait = Wait.model_validate({c: row[f"w_{c}"] for c in _WAIT_FIELDS})
+    decision_set = DecisionSet.model_validate(row)
+    return DecisionSetRecord(
+        decision_set=decision_set,
+        state=row["state"] or {},
+        wait=wait,
+        stream_abandoned=bool(row["stream_abandoned"]),
+    )
 
 
-class PlatformStore(ABC):
-    """Durable records of projects, decision sets, events, node runs, jobs and waits."""
+class _Deliveries:
+    """One delivery round, inside the transaction that locks the subscriptions."""
 
-    @abstractmethod
-    def get_or_create_project(self, name: str) -> Project:
-        """Return the project with this name, creating it if needed."""
+    def __init__(
+        self, conn: psycopg.Connection[Any], decision_set_id: str, subscribers: list[Subscriber]
+    ) -> None:
+        self._conn = conn
+        self._decision_set_id = decision_set_id
+        self.subscribers = subscribers
 
-    @abstractmethod
-    def create_decision_set(
-        self, project_id: str, request: str, parent_id: str | None = None
-    ) -> DecisionSet:
-        """Create a decision set in status ``created``."""
+    def events_after(self, seq: int) -> list[Event]:
+        rows = self._conn.execute(
+            "SELECT * FROM events WHERE decision_set_id = %s AND seq > %s ORDER BY seq",
+            (self._decision_set_id, seq),
+        ).fetchall()
+        return [Event.model_validate(r) for r in rows]
 
-    @abstractmethod
-    def get_decision_set(self, decision_set_id: str) -> DecisionSet:
-        """Return a decision set or raise :class:`NotFound`."""
+    def delivered(self, connection_id: str, seq: int) -> None:
+        self._conn.execute(
+            "UPDATE subscriptions SET delivered_seq = %s"
+            " WHERE connection_id = %s AND decision_set_id = %s",
+            (seq, connection_id, self._decision_set_id),
+        )
 
-    @abstractmethod
-    def update_decision_set(self, decision_set_id: str, mutate: Mutation) -> DecisionSet:
-        """Apply ``mutate(current) -> changes`` under optimistic locking, retrying on races."""
+    def gone(self, connection_ids: Sequence[str]) -> None:
+        if not connection_ids:
+            return
+        self._conn.execute("DELETE FROM connections WHERE id = ANY(%s)", (list(connection_ids),))
+        _mark_abandoned(self._conn, self._decision_set_id, None)
+        logger.info(
+            "%d subscriber(s) of %s went away; stream marked abandoned",
+            len(connection_ids),
+            self._decision_set_id,
+        )
 
-    @abstractmethod
-    def append_events(self, decision_set_id: str, events: Sequence[NewEvent]) -> list[Event]:
-        """Append events; return those newly stored (duplicates by key are skipped)."""
 
-    @abstractmethod
-    def list_events(
-        self,
-        decision_set_id: str,
-        *,
-        after: int = 0,
-        limit: int | None = None,
-        event_type: str | None = None,
-    ) -> list[Event]:
-        """Return the timeline in order."""
-
-    @abstractmethod
-    def succeeded_output(self, key: str) -> dict[str, Any] | None:
-        """Return the cached output of a succeeded node run, if any."""
-
-    @abstractmethod
-    def complete_run(self, run: AgentRun, events: Sequence[NewEvent]) -> list[Event]:
-        """Record a node run and its events atomically; return the newly stored events."""
-
-    @abstractmethod
-    def list_runs(self, decision_set_id: str) -> list[AgentRun]:
-        """Return the node runs of a decision set in the order they were first recorded."""
+def _mark_abandoned(
+    conn: psycopg.Connection[Any], decision_set_id: str, job_id: str | None
+) -> None:
+    if job_id is not None:
+        conn.execute("UPDATE jobs SET stream_abandoned = true WHERE id = %s", (job_id,))
+        return
+    conn.execute(
+        "UPDATE jobs SET stream_abandoned = true WHERE id = (SELECT id FROM jobs"
+        " WHERE decision_set_id = %s ORDER BY started_at DESC, id DESC LIMIT 1)",
+        (decision_set_id,),
+    )
 
 
 class PostgresStore(PlatformStore):
-    """:class:`PlatformStore` on PostgreSQL through a psycopg connection pool."""
+    """:class:`~agentic_mlops.persistence.interfaces.PlatformStore` on PostgreSQL through a
+    psycopg connection pool."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
@@ -176,7 +230,6 @@ class PostgresStore(PlatformStore):
         self._listeners.append(listener)
 
     def remove_listener(self, listener: EventListener) -> None:
-        """Stop calling a listener added with :meth:`add_listener`."""
         if listener in self._listeners:
             self._listeners.remove(listener)
 
@@ -191,10 +244,10 @@ class PostgresStore(PlatformStore):
 
     @property
     def pool(self) -> ConnectionPool:
-        """The connection pool (for the platform's other stores on the same database)."""
+        """The connection pool (shared with LangGraph's saver)."""
         return self._pool
 
-    # projects and decision sets ---------------------------------------------------------
+    # projects -----------------------------------------------------------------------------
 
     def get_or_create_project(self, name: str) -> Project:
         with self._pool.connection() as conn:
@@ -206,7 +259,6 @@ class PostgresStore(PlatformStore):
         return Project.model_validate(row)
 
     def create_project(self, name: str) -> tuple[Project, bool]:
-        """Create a project, or find the one with that name; (project, created)."""
         with self._pool.connection() as conn:
             row = conn.execute(
                 "INSERT INTO projects (id, name) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
@@ -219,43 +271,101 @@ class PostgresStore(PlatformStore):
         return Project.model_validate(row), False
 
     def get_project(self, project_id: str) -> Project:
-        """Return a project or raise :class:`NotFound`."""
         with self._pool.connection() as conn:
             row = conn.execute("SELECT * FROM projects WHERE id = %s", (project_id,)).fetchone()
         if row is None:
             raise NotFound(f"no project with id {project_id!r}")
         return Project.model_validate(row)
 
+    def list_projects(self, project_ids: Sequence[str] | None = None) -> list[Project]:
+        query, params = "SELECT * FROM projects", ()
+        if project_ids is not None:
+            query, params = query + " WHERE id = ANY(%s)", (list(project_ids),)
+        with self._pool.connection() as conn:
+            rows = conn.execute(query + " ORDER BY name", params).fetchall()
+        return [Project.model_validate(r) for r in rows]
+
+    # decision sets --------------------------------------------------------------------------
+
     def create_decision_set(
-        self, project_id: str, request: str, parent_id: str | None = None
+        self,
+        project_id: str,
+        request: str,
+        parent_id: str | None = None,
+        state: dict[str, Any] | None = None,
+        decision_set_id: str | None = None,
     ) -> DecisionSet:
         with self._pool.connection() as conn:
             row = conn.execute(
-                "INSERT INTO decision_sets (id, project_id, parent_id, request, status)"
-                " VALUES (%s, %s, %s, %s, 'created') RETURNING *",
-                (new_id("ds"), project_id, parent_id, request),
+                "INSERT INTO decision_sets (id, project_id, parent_id, request, status, state)"
+                f" VALUES (%s, %s, %s, %s, 'created', %s) RETURNING {_DS_COLUMNS}",
+                (
+                    decision_set_id or new_id("ds"),
+                    project_id,
+                    parent_id,
+                    request,
+                    Jsonb(state or {}),
+                ),
             ).fetchone()
         return DecisionSet.model_validate(row)
 
     def get_decision_set(self, decision_set_id: str) -> DecisionSet:
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT * FROM decision_sets WHERE id = %s", (decision_set_id,)
+                f"SELECT {_DS_COLUMNS} FROM decision_sets WHERE id = %s", (decision_set_id,)
             ).fetchone()
         if row is None:
             raise NotFound(f"no decision set with id {decision_set_id!r}")
         return DecisionSet.model_validate(row)
 
-    def list_decision_sets(self, project_id: str | None = None) -> list[DecisionSet]:
-        """Return decision sets, newest first, optionally of one project."""
-        query = "SELECT * FROM decision_sets"
-        params: tuple[Any, ...] = ()
-        if project_id:
-            query += " WHERE project_id = %s"
-            params = (project_id,)
+    def read_decision_set(self, decision_set_id: str) -> DecisionSetRecord:
         with self._pool.connection() as conn:
-            rows = conn.execute(query + " ORDER BY created_at DESC", params).fetchall()
-        return [DecisionSet.model_validate(r) for r in rows]
+            row = conn.execute(
+                _READ_SQL.format(state="d.state") + " WHERE d.id = %s", (decision_set_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no decision set with id {decision_set_id!r}")
+        return _record(row)
+
+    def decision_set_state(self, decision_set_id: str) -> dict[str, Any]:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT state FROM decision_sets WHERE id = %s", (decision_set_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no decision set with id {decision_set_id!r}")
+        return dict(row["state"] or {})
+
+    def list_decision_sets(
+        self,
+        project_id: str | None = None,
+        *,
+        parent_id: str | None = None,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> list[DecisionSetRecord]:
+        conditions, params = [], []
+        if project_id is not None:
+            conditions.append("d.project_id = %s")
+            params.append(project_id)
+        if parent_id is not None:
+            conditions.append("d.parent_id = %s")
+            params.append(parent_id)
+        if before is not None:
+            conditions.append(
+                "(d.created_at, d.id) < (SELECT created_at, id FROM decision_sets WHERE id = %s)"
+            )
+            params.append(before)
+        query = _READ_SQL.format(state=_SUMMARY_STATE)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        query += " ORDER BY d.created_at DESC, d.id DESC"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        with self._pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [_record(r) for r in rows]
 
     def update_decision_set(self, decision_set_id: str, mutate: Mutation) -> DecisionSet:
         retrying = Retrying(
@@ -282,7 +392,8 @@ class PostgresStore(PlatformStore):
         with self._pool.connection() as conn:
             row = conn.execute(
                 f"UPDATE decision_sets SET {assignments}, version = version + 1,"
-                " updated_at = now() WHERE id = %s AND version = %s RETURNING *",
+                " updated_at = now() WHERE id = %s AND version = %s"
+                f" RETURNING {_DS_COLUMNS}",
                 (*values, decision_set_id, current.version),
             ).fetchone()
         if row is None:
@@ -290,12 +401,24 @@ class PostgresStore(PlatformStore):
         return DecisionSet.model_validate(row)
 
     def set_status(self, decision_set_id: str, status: str) -> DecisionSet:
-        """Set a decision set's status (optimistically locked)."""
         return self.update_decision_set(
             decision_set_id, lambda ds: {} if ds.status == status else {"status": status}
         )
 
-    # events ---------------------------------------------------------------------------
+    def unsettled_decision_sets(self) -> list[DecisionSet]:
+        columns = ", ".join(f"d.{c.strip()}" for c in _DS_COLUMNS.split(","))
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM decision_sets d WHERE d.status = ANY(%s)"
+                " OR (d.status = ANY(%s) AND (SELECT status FROM approvals"
+                "     WHERE decision_set_id = d.id ORDER BY created_at DESC, id DESC LIMIT 1)"
+                "     = 'decided')"
+                " ORDER BY d.updated_at, d.id",
+                (list(_UNSETTLED), list(_PAUSED)),
+            ).fetchall()
+        return [DecisionSet.model_validate(r) for r in rows]
+
+    # events ---------------------------------------------------------------------------------
 
     def append_events(self, decision_set_id: str, events: Sequence[NewEvent]) -> list[Event]:
         if not events:
@@ -312,14 +435,16 @@ class PostgresStore(PlatformStore):
         *,
         run: AgentRun | None = None,
     ) -> list[Event]:
-        """Insert events (and, with ``run``, the node run) in one atomic statement."""
-        params = _event_params(decision_set_id, events)
+        """Insert events (and, with ``run``, the node run and its output in the read model)
+        in one atomic statement."""
+        state_update = run.output if run is not None and run.status == "succeeded" else None
+        params = _event_params(decision_set_id, events, state_update)
         sql = "WITH " + _INSERT_EVENTS_SQL
         if run is not None:
             sql = f"WITH run AS ({_UPSERT_RUN_SQL}), " + _INSERT_EVENTS_SQL
             params |= _run_params(run)
         rows = conn.execute(sql, params).fetchall()
-        if not rows and not _decision_set_exists(conn, decision_set_id):
+        if events and not rows and not _decision_set_exists(conn, decision_set_id):
             raise NotFound(f"no decision set with id {decision_set_id!r}")
         return [Event.model_validate(r) for r in rows]
 
@@ -344,8 +469,17 @@ class PostgresStore(PlatformStore):
             rows = conn.execute(query, params).fetchall()
         return [Event.model_validate(r) for r in rows]
 
+    def get_event(self, decision_set_id: str, seq: int) -> Event:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT * FROM events WHERE decision_set_id = %s AND seq = %s",
+                (decision_set_id, seq),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"decision set {decision_set_id} has no event {seq}")
+        return Event.model_validate(row)
+
     def steps_without_checkpoint(self, decision_set_id: str) -> list[int]:
-        """Return the graph steps whose events are not yet linked to a checkpoint."""
         with self._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT DISTINCT step FROM events WHERE decision_set_id = %s"
@@ -355,7 +489,6 @@ class PostgresStore(PlatformStore):
         return [r["step"] for r in rows]
 
     def link_checkpoint(self, decision_set_id: str, step: int, checkpoint_id: str) -> None:
-        """Record the checkpoint written after ``step`` on that step's events."""
         with self._pool.connection() as conn:
             conn.execute(
                 "UPDATE events SET checkpoint_id = %s WHERE decision_set_id = %s"
@@ -363,7 +496,7 @@ class PostgresStore(PlatformStore):
                 (checkpoint_id, decision_set_id, step),
             )
 
-    # node runs ------------------------------------------------------------------------
+    # node runs ------------------------------------------------------------------------------
 
     def succeeded_output(self, key: str) -> dict[str, Any] | None:
         with self._pool.connection() as conn:
@@ -375,9 +508,6 @@ class PostgresStore(PlatformStore):
     def complete_run(self, run: AgentRun, events: Sequence[NewEvent]) -> list[Event]:
         # One statement: one round trip, and atomic even on an autocommit connection.
         with self._pool.connection() as conn:
-            if not events:
-                conn.execute(_UPSERT_RUN_SQL, _run_params(run))
-                return []
             stored = self._insert_events(conn, run.decision_set_id, events, run=run)
         return self._published(run.decision_set_id, stored)
 
@@ -389,10 +519,9 @@ class PostgresStore(PlatformStore):
             ).fetchall()
         return [AgentRun.model_validate(r) for r in rows]
 
-    # jobs -----------------------------------------------------------------------------
+    # jobs and leases --------------------------------------------------------------------------
 
     def start_job(self, decision_set_id: str, engine: str, action: str) -> str:
-        """Record the start of an engine execution; return the job id."""
         job_id = new_id("job")
         with self._pool.connection() as conn:
             conn.execute(
@@ -403,19 +532,49 @@ class PostgresStore(PlatformStore):
         return job_id
 
     def finish_job(self, job_id: str, status: str, error: str | None = None) -> None:
-        """Record the end of an engine execution."""
         with self._pool.connection() as conn:
             conn.execute(
                 "UPDATE jobs SET status = %s, error = %s, finished_at = now() WHERE id = %s",
                 (status, error, job_id),
             )
 
-    def mark_stream_abandoned(self, job_id: str) -> None:
-        """Record that the live consumer of a job went away (the timeline is complete)."""
+    def mark_stream_abandoned(self, decision_set_id: str, job_id: str | None = None) -> None:
         with self._pool.connection() as conn:
-            conn.execute("UPDATE jobs SET stream_abandoned = true WHERE id = %s", (job_id,))
+            _mark_abandoned(conn, decision_set_id, job_id)
 
-    # human waits ----------------------------------------------------------------------
+    def latest_job(self, decision_set_id: str) -> dict[str, Any] | None:
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "SELECT id, engine, action, status, stream_abandoned, error, started_at,"
+                " finished_at FROM jobs WHERE decision_set_id = %s"
+                " ORDER BY started_at DESC, id DESC LIMIT 1",
+                (decision_set_id,),
+            ).fetchone()
+
+    @contextmanager
+    def run_lease(self, decision_set_id: str) -> Iterator[bool]:
+        # A session-level advisory lock on a connection held for the whole run: a process
+        # that dies loses its connection, and the database releases the lock at once.
+        with self._pool.connection() as conn:
+            held = conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS held",
+                (_LEASE_CLASS, decision_set_id),
+            ).fetchone()["held"]
+            if not held:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                conn.execute(
+                    "SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LEASE_CLASS, decision_set_id)
+                )
+
+    def run_is_live(self, decision_set_id: str) -> bool:
+        with self.run_lease(decision_set_id) as free:
+            return not free
+
+    # waits ----------------------------------------------------------------------------------
 
     def open_wait(
         self,
@@ -425,7 +584,6 @@ class PostgresStore(PlatformStore):
         request: dict[str, Any],
         task_token: str | None = None,
     ) -> Wait:
-        """Record a pending wait; opening the same ``wait_key`` again returns the first."""
         with self._pool.connection() as conn:
             conn.execute(
                 "INSERT INTO approvals (id, decision_set_id, kind, wait_key, status, request,"
@@ -440,8 +598,16 @@ class PostgresStore(PlatformStore):
             ).fetchone()
         return Wait.model_validate(row)
 
+    def find_wait(self, decision_set_id: str, wait_key: str) -> Wait | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_WAIT_COLUMNS} FROM approvals"
+                " WHERE decision_set_id = %s AND wait_key = %s",
+                (decision_set_id, wait_key),
+            ).fetchone()
+        return None if row is None else Wait.model_validate(row)
+
     def expire_waits(self, decision_set_id: str) -> int:
-        """Close the pending waits of a failed run; return how many were pending."""
         with self._pool.connection() as conn:
             cursor = conn.execute(
                 "UPDATE approvals SET status = 'expired', decided_at = now()"
@@ -451,15 +617,16 @@ class PostgresStore(PlatformStore):
             return cursor.rowcount
 
     def attach_task_token(self, wait_id: str, task_token: str) -> None:
-        """Keep the engine's resume token with a pending wait (replacing a retried one)."""
+        # Also on a decided wait: a decision recorded before the execution reached the
+        # wait is applied when its token arrives (see claim_resume).
         with self._pool.connection() as conn:
             conn.execute(
-                "UPDATE approvals SET task_token = %s WHERE id = %s AND status = 'pending'",
+                "UPDATE approvals SET task_token = %s WHERE id = %s AND resumed_at IS NULL"
+                " AND status <> 'expired'",
                 (task_token, wait_id),
             )
 
     def task_token(self, wait_id: str) -> str | None:
-        """Return a wait's resume token. Server side only: never send it to a client."""
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT task_token FROM approvals WHERE id = %s", (wait_id,)
@@ -468,8 +635,16 @@ class PostgresStore(PlatformStore):
             raise NotFound(f"no wait with id {wait_id!r}")
         return row["task_token"]
 
+    def claim_resume(self, wait_id: str) -> str | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "UPDATE approvals SET resumed_at = now() WHERE id = %s AND status = 'decided'"
+                " AND task_token IS NOT NULL AND resumed_at IS NULL RETURNING task_token",
+                (wait_id,),
+            ).fetchone()
+        return None if row is None else row["task_token"]
+
     def latest_wait(self, decision_set_id: str, kind: str | None = None) -> Wait | None:
-        """Return the most recent wait of a decision set (of one kind, if given)."""
         query = f"SELECT {_WAIT_COLUMNS} FROM approvals WHERE decision_set_id = %s"
         params: list[Any] = [decision_set_id]
         if kind:
@@ -482,11 +657,6 @@ class PostgresStore(PlatformStore):
         return None if row is None else Wait.model_validate(row)
 
     def decide_wait(self, wait_id: str, response: dict[str, Any], decided_by: str) -> Wait:
-        """Record the answer to a pending wait, exactly once.
-
-        Raises:
-            AlreadyDecided: if the wait was decided before (the message says how).
-        """
         with self._pool.connection() as conn:
             row = conn.execute(
                 "UPDATE approvals SET status = 'decided', response = %s, decided_by = %s,"
@@ -508,11 +678,6 @@ class PostgresStore(PlatformStore):
         )
 
     def get_wait(self, wait_id: str) -> Wait:
-        """Return a wait by id (an approval id carried by a Slack button, for example).
-
-        Raises:
-            NotFound: no wait has that id.
-        """
         with self._pool.connection() as conn:
             row = conn.execute(
                 f"SELECT {_WAIT_COLUMNS} FROM approvals WHERE id = %s", (wait_id,)
@@ -521,8 +686,31 @@ class PostgresStore(PlatformStore):
             raise NotFound(f"no approval or question with id {wait_id!r}")
         return Wait.model_validate(row)
 
+    def pending_approvals(self, project_ids: Sequence[str] | None = None) -> list[PendingApproval]:
+        ds_columns = ", ".join(f"d.{c.strip()}" for c in _DS_COLUMNS.split(","))
+        wait_columns = ", ".join(f"a.{c} AS w_{c}" for c in _WAIT_FIELDS)
+        query = (
+            f"SELECT {ds_columns}, {wait_columns}, p.name AS project_name FROM approvals a"
+            " JOIN decision_sets d ON d.id = a.decision_set_id"
+            " JOIN projects p ON p.id = d.project_id"
+            " WHERE a.kind = 'approval' AND a.status = 'pending'"
+        )
+        params: list[Any] = []
+        if project_ids is not None:
+            query += " AND d.project_id = ANY(%s)"
+            params.append(list(project_ids))
+        with self._pool.connection() as conn:
+            rows = conn.execute(query + " ORDER BY a.created_at, a.id", params).fetchall()
+        return [
+            PendingApproval(
+                wait=Wait.model_validate({c: r[f"w_{c}"] for c in _WAIT_FIELDS}),
+                decision_set=DecisionSet.model_validate(r),
+                project_name=r["project_name"],
+            )
+            for r in rows
+        ]
+
     def claim_notification(self, wait_id: str, channel: str) -> bool:
-        """Claim the right to notify ``channel`` about a wait, once (True for the winner)."""
         with self._pool.connection() as conn:
             cursor = conn.execute(
                 "UPDATE approvals SET notifications = notifications || %s"
@@ -532,7 +720,6 @@ class PostgresStore(PlatformStore):
             return cursor.rowcount == 1
 
     def release_notification(self, wait_id: str, channel: str) -> None:
-        """Give back a claim whose notification failed, so that it can be tried again."""
         with self._pool.connection() as conn:
             conn.execute(
                 "UPDATE approvals SET notifications = notifications - %s WHERE id = %s",
@@ -540,19 +727,79 @@ class PostgresStore(PlatformStore):
             )
 
     def record_notification(self, wait_id: str, channel: str, details: dict[str, Any]) -> None:
-        """Keep what a notification produced (a Slack message ts, for example)."""
         with self._pool.connection() as conn:
             conn.execute(
                 "UPDATE approvals SET notifications = notifications || %s WHERE id = %s",
                 (Jsonb({channel: details}), wait_id),
             )
 
-    def latest_job(self, decision_set_id: str) -> dict[str, Any] | None:
-        """The decision set's latest engine job (id, action, status, stream_abandoned...)."""
+    # connections ------------------------------------------------------------------------------
+
+    def connect(self, connection_id: str, user: str, grants: Sequence[str], endpoint: str) -> None:
         with self._pool.connection() as conn:
-            return conn.execute(
-                "SELECT id, engine, action, status, stream_abandoned, error, started_at,"
-                " finished_at FROM jobs WHERE decision_set_id = %s"
-                " ORDER BY started_at DESC, id DESC LIMIT 1",
-                (decision_set_id,),
+            conn.execute(
+                "INSERT INTO connections (id, user_name, grants, endpoint)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                " user_name = EXCLUDED.user_name, grants = EXCLUDED.grants,"
+                " endpoint = EXCLUDED.endpoint",
+                (connection_id, user, Jsonb(list(grants)), endpoint),
+            )
+
+    def disconnect(self, connection_id: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("DELETE FROM connections WHERE id = %s", (connection_id,))
+
+    def connection(self, connection_id: str) -> Connection | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT id, user_name, grants, endpoint FROM connections WHERE id = %s",
+                (connection_id,),
             ).fetchone()
+        if row is None:
+            return None
+        return Connection(
+            id=row["id"],
+            user=row["user_name"],
+            grants=list(row["grants"]),
+            endpoint=row["endpoint"],
+        )
+
+    def take_message_token(self, connection_id: str, *, rate: float, burst: float) -> bool:
+        refilled = "LEAST(%(burst)s, tokens + EXTRACT(EPOCH FROM now() - refilled_at) * %(rate)s)"
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"UPDATE connections SET tokens = {refilled} - 1, refilled_at = now()"
+                f" WHERE id = %(id)s AND {refilled} >= 1 RETURNING tokens",
+                {"id": connection_id, "rate": rate, "burst": burst},
+            ).fetchone()
+        return row is not None
+
+    def subscribe(self, connection_id: str, decision_set_id: str, since: int | None) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO subscriptions (connection_id, decision_set_id, delivered_seq)"
+                " VALUES (%(c)s, %(ds)s, coalesce(%(since)s, 0))"
+                " ON CONFLICT (connection_id, decision_set_id) DO UPDATE SET"
+                " delivered_seq = coalesce(%(since)s, subscriptions.delivered_seq),"
+                " subscribed_at = now() RETURNING delivered_seq",
+                {"c": connection_id, "ds": decision_set_id, "since": since},
+            ).fetchone()
+        return int(row["delivered_seq"])
+
+    def unsubscribe(self, connection_id: str, decision_set_id: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM subscriptions WHERE connection_id = %s AND decision_set_id = %s",
+                (connection_id, decision_set_id),
+            )
+
+    @contextmanager
+    def deliveries(self, decision_set_id: str) -> Iterator[_Deliveries]:
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "SELECT s.connection_id, s.delivered_seq, c.endpoint FROM subscriptions s"
+                " JOIN connections c ON c.id = s.connection_id"
+                " WHERE s.decision_set_id = %s ORDER BY s.connection_id FOR UPDATE OF s",
+                (decision_set_id,),
+            ).fetchall()
+            yield _Deliveries(conn, decision_set_id, [Subscriber.model_validate(r) for r in rows])

@@ -1,20 +1,20 @@
-"""Provider configuration, read from the environment into one validated model.
+"""Provider configuration: one validated settings group of the platform's settings.
 
 Nothing here imports the ``anthropic`` SDK: choosing the offline provider must stay cheap.
 Every variable is documented in ``docs/providers.md``; a bad value is an
-:class:`~agentic_mlops.errors.InvalidInput` naming the variable, never a stack trace.
+:class:`~agentic_mlops.errors.InvalidInput` naming the variable, never a stack trace
+(raised when :class:`agentic_mlops.settings.Settings` is loaded).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from agentic_mlops.configfield import env_field
 from agentic_mlops.errors import InvalidInput
 
 PROVIDER_ENV = "AGENTIC_MLOPS_PROVIDER"
@@ -33,36 +33,98 @@ _TRUE = {"1", "true", "yes", "on"}
 class ProviderSettings(BaseModel):
     """Which provider answers the nodes, and how the Anthropic provider behaves.
 
-    Field aliases are the environment variables; build it with :meth:`from_env`.
+    Field aliases are the environment variables; :class:`agentic_mlops.settings.Settings`
+    reads them (this model never touches the environment itself).
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
-    provider: Literal["auto", "offline", "anthropic"] = Field(default="auto", alias=PROVIDER_ENV)
-    api_key: SecretStr | None = Field(default=None, alias=API_KEY_ENV)
-    secret_id: str | None = Field(default=None, alias=SECRET_ENV)
-    base_url: str | None = Field(default=None, alias=BASE_URL_ENV)
-    model: str = Field(default=DEFAULT_MODEL, min_length=1, alias="AGENTIC_MLOPS_ANTHROPIC_MODEL")
-    fallback_model: str | None = Field(
-        default=DEFAULT_FALLBACK_MODEL, alias="AGENTIC_MLOPS_ANTHROPIC_FALLBACK_MODEL"
+    provider: Literal["auto", "offline", "anthropic"] = env_field(
+        PROVIDER_ENV,
+        "auto",
+        description="orchestration provider: offline unless an Anthropic key is configured"
+        " (see [LLM providers](#llm-providers))",
+        aws=True,
     )
-    max_tokens: int = Field(
-        default=8192, ge=256, le=128_000, alias="AGENTIC_MLOPS_ANTHROPIC_MAX_TOKENS"
+    api_key: SecretStr | None = env_field(
+        API_KEY_ENV, description="Anthropic API key (locally)", default_text="unset"
     )
-    timeout_s: float = Field(default=60.0, gt=0, le=900, alias="AGENTIC_MLOPS_ANTHROPIC_TIMEOUT_S")
-    temperature: float | None = Field(
-        default=0.0, ge=0, le=1, alias="AGENTIC_MLOPS_ANTHROPIC_TEMPERATURE"
+    secret_id: str | None = env_field(
+        SECRET_ENV,
+        description="Secrets Manager secret (name or ARN) holding the Anthropic key",
+        aws=True,
     )
-    retries: int = Field(default=2, ge=0, le=10, alias="AGENTIC_MLOPS_PROVIDER_RETRIES")
-    retry_max_wait_s: float = Field(
-        default=30.0, ge=0, le=600, alias="AGENTIC_MLOPS_PROVIDER_RETRY_MAX_WAIT_S"
+    base_url: str | None = env_field(BASE_URL_ENV, description="Anthropic API base URL")
+    model: str = env_field(
+        "AGENTIC_MLOPS_ANTHROPIC_MODEL",
+        DEFAULT_MODEL,
+        description="primary model",
+        min_length=1,
     )
-    breaker_fail_max: int = Field(default=5, ge=1, le=1000, alias="AGENTIC_MLOPS_BREAKER_FAIL_MAX")
-    breaker_reset_s: float = Field(
-        default=60.0, gt=0, le=86_400, alias="AGENTIC_MLOPS_BREAKER_RESET_S"
+    fallback_model: str | None = env_field(
+        "AGENTIC_MLOPS_ANTHROPIC_FALLBACK_MODEL",
+        DEFAULT_FALLBACK_MODEL,
+        description="secondary model (`none` for no fallback model)",
     )
-    offline_fallback: bool = Field(default=True, alias="AGENTIC_MLOPS_OFFLINE_FALLBACK")
-    pack_dir: Path | None = Field(default=None, alias="AGENTIC_MLOPS_PACK_DIR")
+    max_tokens: int = env_field(
+        "AGENTIC_MLOPS_ANTHROPIC_MAX_TOKENS",
+        8192,
+        description="maximum output tokens per call",
+        ge=256,
+        le=128_000,
+    )
+    timeout_s: float = env_field(
+        "AGENTIC_MLOPS_ANTHROPIC_TIMEOUT_S",
+        60.0,
+        description="timeout of one model call, seconds",
+        gt=0,
+        le=900,
+    )
+    temperature: float | None = env_field(
+        "AGENTIC_MLOPS_ANTHROPIC_TEMPERATURE",
+        0.0,
+        description="sampling temperature where the SDK accepts it (`omit` to leave it out)",
+        ge=0,
+        le=1,
+    )
+    retries: int = env_field(
+        "AGENTIC_MLOPS_PROVIDER_RETRIES",
+        2,
+        description="retries of a transient failure per model",
+        ge=0,
+        le=10,
+    )
+    retry_max_wait_s: float = env_field(
+        "AGENTIC_MLOPS_PROVIDER_RETRY_MAX_WAIT_S",
+        30.0,
+        description="longest retry-after honoured, seconds",
+        ge=0,
+        le=600,
+    )
+    breaker_fail_max: int = env_field(
+        "AGENTIC_MLOPS_BREAKER_FAIL_MAX",
+        5,
+        description="transient failures that open a model's circuit breaker",
+        ge=1,
+        le=1000,
+    )
+    breaker_reset_s: float = env_field(
+        "AGENTIC_MLOPS_BREAKER_RESET_S",
+        60.0,
+        description="seconds an open breaker waits before a trial call",
+        gt=0,
+        le=86_400,
+    )
+    offline_fallback: bool = env_field(
+        "AGENTIC_MLOPS_OFFLINE_FALLBACK",
+        True,
+        description="fall back to the offline provider when every model is unavailable",
+    )
+    pack_dir: Path | None = env_field(
+        "AGENTIC_MLOPS_PACK_DIR",
+        description="a folder of few-shot packs replacing the shipped ones",
+        default_text="the shipped packs",
+    )
 
     @field_validator("provider", mode="before")
     @classmethod
@@ -107,21 +169,6 @@ class ProviderSettings(BaseModel):
             raise ValueError(f"expected true or false, got {value!r}")
         return value
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ProviderSettings:
-        """Read the settings from ``env`` (``os.environ`` when None).
-
-        Raises:
-            InvalidInput: naming the first variable whose value is not acceptable.
-        """
-        env = os.environ if env is None else env
-        aliases = {field.alias for field in cls.model_fields.values() if field.alias}
-        values = {name: env[name] for name in aliases if env.get(name) not in (None, "")}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            raise InvalidInput(_describe(exc)) from exc
-
     @property
     def has_credentials(self) -> bool:
         """Whether an API key or a Secrets Manager secret is configured."""
@@ -139,16 +186,6 @@ class ProviderSettings(BaseModel):
         if self.fallback_model and self.fallback_model != self.model:
             chain.append(self.fallback_model)
         return chain
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_url=False):
-        name = str(error["loc"][0]) if error["loc"] else "configuration"
-        value = error.get("input")
-        shown = "(hidden)" if name == API_KEY_ENV else repr(value)
-        problems.append(f"{name}={shown}: {error['msg']}")
-    return "invalid provider configuration: " + "; ".join(problems)
 
 
 def resolve_api_key(settings: ProviderSettings) -> str | None:

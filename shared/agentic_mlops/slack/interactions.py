@@ -31,16 +31,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qs
 
-from agentic_mlops.api.auth import Forbidden, Identity
+from agentic_mlops.domain.identity import Identity
 from agentic_mlops.errors import (
     AlreadyDecided,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     PlatformError,
     VersionConflict,
 )
-from agentic_mlops.slack.blocks import (
+from agentic_mlops.notifications.slack_blocks import (
     DECISIONS,
     SECTION_TEXT_MAX,
     WEB_APP_HINT,
@@ -48,7 +49,7 @@ from agentic_mlops.slack.blocks import (
     decided_blocks,
     escape,
 )
-from agentic_mlops.slack.config import (
+from agentic_mlops.notifications.slack_config import (
     SIGNING_SECRET_ENV,
     SLACK_USER_ID,
     USERS_ENV,
@@ -64,7 +65,8 @@ MAX_SKEW_S = 300  # Slack's replay window: 5 minutes
 ACK_BUDGET_S = 2.5  # of Slack's 3 s, leaving room for API Gateway and Lambda
 RESPONSE_URL_TIMEOUT_S = 1.5
 MIN_RESPONSE_URL_TIMEOUT_S = 0.2
-APPROVAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+APPROVAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+PLAN_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 Decision = Literal["approve", "reject"]
 
@@ -90,7 +92,18 @@ class ApprovalResultLike(Protocol):
     status: str
 
 
-Decide = Callable[[Identity, str, Decision, str | None], ApprovalResultLike]
+class Decide(Protocol):
+    """The platform's decision by approval id (the service's ``decide_approval``)."""
+
+    def __call__(
+        self,
+        identity: Identity,
+        approval_id: str,
+        decision: Decision,
+        comment: str | None,
+        *,
+        plan_hash: str | None = None,
+    ) -> ApprovalResultLike: ...
 
 
 class MessageSender(Protocol):
@@ -125,6 +138,7 @@ class ApprovalClick:
     decision: Decision
     response_url: str
     message_blocks: list[Any] = field(default_factory=list)
+    plan_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,8 +250,9 @@ def parse_click(body: str) -> ApprovalClick | None:
     action = _approval_action(payload)
     if action is None:
         return None
-    approval_id = action.get("value")
-    if not isinstance(approval_id, str) or not APPROVAL_ID.fullmatch(approval_id):
+    value = action.get("value")
+    approval_id, _, plan_hash = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if not APPROVAL_ID.fullmatch(approval_id) or (plan_hash and not PLAN_HASH.fullmatch(plan_hash)):
         raise _malformed("the button carries no valid approval id")
     response_url = payload.get("response_url")
     if not isinstance(response_url, str) or not response_url.startswith(("https://", "http://")):
@@ -250,6 +265,7 @@ def parse_click(body: str) -> ApprovalClick | None:
         decision=DECISIONS[action["action_id"]],  # type: ignore[arg-type]
         response_url=response_url,
         message_blocks=blocks if isinstance(blocks, list) else [],
+        plan_hash=plan_hash or None,
     )
 
 
@@ -343,7 +359,9 @@ def resolve(click: ApprovalClick, *, config: SlackConfig, decide: Decide) -> Rep
     if identity is None:
         return Reply("unknown_user", UNKNOWN_USER_TEXT, replace_original=False)
     try:
-        result = decide(identity, click.approval_id, click.decision, None)
+        result = decide(
+            identity, click.approval_id, click.decision, None, plan_hash=click.plan_hash
+        )
     except PlatformError as exc:
         return _error_reply(exc, click, identity)
     except Exception:
@@ -491,8 +509,8 @@ def event_body(event: Mapping[str, Any]) -> str:
 def handle_proxy_event(
     event: Mapping[str, Any],
     *,
+    config: SlackConfig,
     decider: Callable[[], Decide],
-    env: Mapping[str, str] | None = None,
     now: float | None = None,
     webhook_factory: WebhookFactory | None = None,
 ) -> dict[str, Any]:
@@ -500,24 +518,17 @@ def handle_proxy_event(
 
     Args:
         event: the proxy event (REST or HTTP API; the body may be base64-encoded).
+        config: the Slack settings (signing secret and user mapping).
         decider: returns the platform's ``decide``; called only once a request has been
             verified, so forged requests never reach the database.
-        env: the environment to read the Slack settings from (default ``os.environ``).
         now: the current epoch time (tests).
         webhook_factory: builds the ``response_url`` client (tests).
 
     Returns:
-        The proxy response. A missing or invalid Slack configuration is logged in full
-        and answered 503/500 with a generic message (callers are on the internet).
+        The proxy response. Slack interactivity that is not configured is logged and
+        answered 503 with a generic message (callers are on the internet).
     """
-    try:
-        config = SlackConfig.from_env(env)
-    except InvalidInput as exc:
-        logger.error("Slack interactivity is misconfigured: %s", exc)
-        return proxy_response(
-            500, error_body("slack_misconfigured", "Slack integration is misconfigured")
-        )
-    if config is None or not config.can_verify:
+    if not config.can_verify:
         logger.error("Slack interactivity needs %s and %s", SIGNING_SECRET_ENV, USERS_ENV)
         return proxy_response(
             503, error_body("slack_not_configured", "Slack interactivity is not configured")
@@ -541,10 +552,15 @@ def _lazy(decider: Callable[[], Decide]) -> Decide:
     resolved: list[Decide] = []
 
     def decide(
-        identity: Identity, approval_id: str, decision: Decision, comment: str | None
+        identity: Identity,
+        approval_id: str,
+        decision: Decision,
+        comment: str | None,
+        *,
+        plan_hash: str | None = None,
     ) -> Any:
         if not resolved:
             resolved.append(decider())
-        return resolved[0](identity, approval_id, decision, comment)
+        return resolved[0](identity, approval_id, decision, comment, plan_hash=plan_hash)
 
     return decide

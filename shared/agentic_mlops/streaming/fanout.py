@@ -16,36 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from psycopg.types.json import Jsonb
-
-from agentic_mlops.persistence.models import Event
+from agentic_mlops.persistence.models import Connection, Event, Subscriber
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
+    from agentic_mlops.persistence.interfaces import ConnectionStore
 
 logger = logging.getLogger(__name__)
 
-ENDPOINT_ENV = "AGENTIC_MLOPS_WS_ENDPOINT"
 # API Gateway WebSocket frames are limited to 32 KB; larger event messages go by reference.
 MAX_FRAME_BYTES = 32 * 1024
 _POST_WORKERS = 16
-
-
-@dataclass(frozen=True)
-class Connection:
-    """A recorded WebSocket connection."""
-
-    id: str
-    user: str
-    grants: list[str]
-    endpoint: str
 
 
 def event_frame(event: Event) -> str:
@@ -76,7 +61,9 @@ Poster = Callable[[str, str, str], None]
 class ManagementApiPoster:
     """Posts with boto3's ``apigatewaymanagementapi`` client, one client per endpoint."""
 
-    def __init__(self, region: str | None = None, *, credentials: tuple[str, str] | None = None):
+    def __init__(
+        self, region: str | None = None, *, credentials: tuple[str, str] | None = None
+    ) -> None:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._region = region
@@ -89,12 +76,7 @@ class ManagementApiPoster:
                 import boto3
                 from botocore.config import Config
 
-                region = (
-                    self._region
-                    or os.environ.get("AWS_REGION")
-                    or os.environ.get("AWS_DEFAULT_REGION")
-                    or "us-east-1"
-                )
+                region = self._region or "us-east-1"
                 config = Config(
                     connect_timeout=2,
                     read_timeout=5,
@@ -125,71 +107,25 @@ class ManagementApiPoster:
 
 
 class Streams:
-    """Connections, subscriptions and the delivery pump, on the platform database."""
+    """The delivery pump over the store's connections, subscriptions and cursors."""
 
-    def __init__(self, pool: ConnectionPool, poster: Poster | None = None) -> None:
-        self._pool = pool
+    def __init__(self, store: ConnectionStore, poster: Poster | None = None) -> None:
+        self._store = store
         self._poster = poster or ManagementApiPoster()
         self._executor = ThreadPoolExecutor(_POST_WORKERS, thread_name_prefix="ws-post")
+        self._closed = False
 
     @property
     def poster(self) -> Poster:
         """How frames are posted (the management API client)."""
         return self._poster
 
-    # connections ------------------------------------------------------------------------
-
-    def connect(self, connection_id: str, user: str, grants: Sequence[str], endpoint: str) -> None:
-        """Record a new connection (a repeated ``$connect`` replaces the record)."""
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO connections (id, user_name, grants, endpoint)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
-                " user_name = EXCLUDED.user_name, grants = EXCLUDED.grants,"
-                " endpoint = EXCLUDED.endpoint",
-                (connection_id, user, Jsonb(list(grants)), endpoint),
-            )
-
-    def disconnect(self, connection_id: str) -> None:
-        """Forget a connection and its subscriptions."""
-        with self._pool.connection() as conn:
-            conn.execute("DELETE FROM connections WHERE id = %s", (connection_id,))
-
-    def connection(self, connection_id: str) -> Connection | None:
-        """The recorded connection, or None."""
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT id, user_name, grants, endpoint FROM connections WHERE id = %s",
-                (connection_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        return Connection(row["id"], row["user_name"], list(row["grants"]), row["endpoint"])
-
-    def subscribe(self, connection_id: str, decision_set_id: str, since: int) -> None:
-        """Subscribe a connection; the next pump sends the events after ``since``."""
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO subscriptions (connection_id, decision_set_id, delivered_seq)"
-                " VALUES (%s, %s, %s) ON CONFLICT (connection_id, decision_set_id)"
-                " DO UPDATE SET delivered_seq = EXCLUDED.delivered_seq, subscribed_at = now()",
-                (connection_id, decision_set_id, since),
-            )
-
-    def unsubscribe(self, connection_id: str, decision_set_id: str) -> None:
-        """Stop sending a decision set's events to a connection."""
-        with self._pool.connection() as conn:
-            conn.execute(
-                "DELETE FROM subscriptions WHERE connection_id = %s AND decision_set_id = %s",
-                (connection_id, decision_set_id),
-            )
-
     def post(self, connection: Connection, message: Mapping[str, Any]) -> bool:
         """Send one non-event message (pong, subscribed, error); False if it is gone."""
         try:
             self._poster(connection.endpoint, connection.id, json.dumps(message, default=str))
         except ConnectionGone:
-            self.disconnect(connection.id)
+            self._store.disconnect(connection.id)
             return False
         return True
 
@@ -200,70 +136,52 @@ class Streams:
         self.pump(decision_set_id)
 
     def pump(self, decision_set_id: str) -> int:
-        """Deliver what each subscriber of a decision set has not received; return frames sent."""
-        with self._pool.connection() as conn, conn.transaction():
-            subscribers = conn.execute(
-                "SELECT s.connection_id, s.delivered_seq, c.endpoint FROM subscriptions s"
-                " JOIN connections c ON c.id = s.connection_id"
-                " WHERE s.decision_set_id = %s ORDER BY s.connection_id FOR UPDATE OF s",
-                (decision_set_id,),
-            ).fetchall()
+        """Deliver what each subscriber of a decision set has not received; return frames sent.
+
+        After :meth:`close` nothing is sent: the cursors stay, and the next process's pump
+        (or the subscriber's next subscribe) delivers what is missing.
+        """
+        if self._closed:
+            return 0
+        with self._store.deliveries(decision_set_id) as round_:
+            subscribers = round_.subscribers
             if not subscribers:
                 return 0
-            lowest = min(s["delivered_seq"] for s in subscribers)
-            rows = conn.execute(
-                "SELECT * FROM events WHERE decision_set_id = %s AND seq > %s ORDER BY seq",
-                (decision_set_id, lowest),
-            ).fetchall()
-            if not rows:
+            events = round_.events_after(min(s.delivered_seq for s in subscribers))
+            if not events:
                 return 0
-            events = [Event.model_validate(r) for r in rows]
             frames = [(e.seq, event_frame(e)) for e in events]
             results = list(self._executor.map(lambda s: self._send_all(s, frames), subscribers))
             sent, gone = 0, []
             for subscriber, (delivered, count, is_gone) in zip(subscribers, results, strict=True):
                 sent += count
                 if is_gone:
-                    gone.append(subscriber["connection_id"])
-                elif delivered > subscriber["delivered_seq"]:
-                    conn.execute(
-                        "UPDATE subscriptions SET delivered_seq = %s"
-                        " WHERE connection_id = %s AND decision_set_id = %s",
-                        (delivered, subscriber["connection_id"], decision_set_id),
-                    )
-            if gone:
-                conn.execute("DELETE FROM connections WHERE id = ANY(%s)", (gone,))
-                conn.execute(
-                    "UPDATE jobs SET stream_abandoned = true WHERE id = (SELECT id FROM jobs"
-                    " WHERE decision_set_id = %s ORDER BY started_at DESC, id DESC LIMIT 1)",
-                    (decision_set_id,),
-                )
-                logger.info(
-                    "%d subscriber(s) of %s went away; stream marked abandoned",
-                    len(gone),
-                    decision_set_id,
-                )
+                    gone.append(subscriber.connection_id)
+                elif delivered > subscriber.delivered_seq:
+                    round_.delivered(subscriber.connection_id, delivered)
+            round_.gone(gone)
         return sent
 
     def _send_all(
-        self, subscriber: Mapping[str, Any], frames: Sequence[tuple[int, str]]
+        self, subscriber: Subscriber, frames: Sequence[tuple[int, str]]
     ) -> tuple[int, int, bool]:
         """Post a subscriber's missing frames in order: (delivered seq, sent, gone)."""
-        delivered, sent = subscriber["delivered_seq"], 0
+        delivered, sent = subscriber.delivered_seq, 0
         for seq, frame in frames:
             if seq <= delivered:
                 continue
             try:
-                self._poster(subscriber["endpoint"], subscriber["connection_id"], frame)
+                self._poster(subscriber.endpoint, subscriber.connection_id, frame)
             except ConnectionGone:
                 return delivered, sent, True
             except Exception:
                 # Not gone, but unreachable now: keep the cursor; the next pump retries.
-                logger.warning("posting to %s failed", subscriber["connection_id"], exc_info=True)
+                logger.warning("posting to %s failed", subscriber.connection_id, exc_info=True)
                 return delivered, sent, False
             delivered, sent = seq, sent + 1
         return delivered, sent, False
 
     def close(self) -> None:
         """Stop the posting threads."""
+        self._closed = True
         self._executor.shutdown(wait=True)

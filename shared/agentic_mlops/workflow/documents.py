@@ -130,7 +130,7 @@ def decision_record_md(state: MLOpsProjectState) -> str:
         lines += ["", "## Constraint changes from the approval", ""]
         lines += [f"- {c.field}: {c.old!r} → {c.new!r}" for c in state.feedback.changes]
     if state.validation is not None:
-        verdict = "passed" if state.validation.passed else "FAILED"
+        verdict = state.validation.verdict()
         lines += ["", f"## Validation: {verdict}", ""]
         lines += [f"- {v.name}: {v.status}" for v in state.validation.validators]
     return "\n".join(lines) + "\n"

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Literal
 from langgraph.graph import END, START, StateGraph
 
 from agentic_mlops.domain import MLOpsProjectState
+from agentic_mlops.workflow.instrument import RunContext, instrument
 from agentic_mlops.workflow.registry import DELIVERY_NODES, MAIN_NODES, NODES
-from agentic_mlops.workflow.runtime import RunContext, instrument
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver

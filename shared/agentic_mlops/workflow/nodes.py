@@ -1,6 +1,6 @@
 """The workflow's nodes. Each takes the typed state and a :class:`NodeContext` and returns
 a JSON state update; idempotency, events and streaming are added by
-:func:`agentic_mlops.workflow.runtime.instrument`.
+:func:`agentic_mlops.workflow.instrument.instrument`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from agentic_mlops.domain import (
     MLOpsProjectState,
 )
 from agentic_mlops.streaming import EventType
-from agentic_mlops.workflow.runtime import NodeContext
+from agentic_mlops.workflow.instrument import NodeContext
 
 
 def _dump(model: Any) -> Any:
@@ -54,8 +54,21 @@ def extract_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str,
 def _revise_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     base = _require(state.base_constraints, "base_constraints")
     change = state.change_request or ""
-    result = ctx.provider.interpret_feedback(change, base)
-    constraints, feedback = result.value
+    interpreted = state.change_interpretation
+    if interpreted is not None:
+        # Read once, when the revision was asked for (the request was refused then if the
+        # change altered nothing): no second provider call.
+        constraints, feedback = interpreted.constraints, interpreted.feedback
+        explanation, call = interpreted.explanation, interpreted.call
+    elif change:
+        result = ctx.provider.interpret_feedback(change, base)
+        (constraints, feedback), explanation, call = (
+            result.value,
+            result.explanation,
+            result.metadata,
+        )
+    else:  # a fork with answers only
+        constraints, feedback, explanation, call = base, FeedbackResult(), None, None
     answered = {
         field: ctx.provider.parse_answer(field, text) for field, text in state.answers.items()
     }
@@ -64,15 +77,21 @@ def _revise_constraints(state: MLOpsProjectState, ctx: NodeContext) -> dict[str,
     evidence = {c.field: f"change: {c.source}" for c in feedback.changes}
     evidence |= {field: f"answer: {text}" for field, text in state.answers.items()}
     changed = ", ".join(f"{c.field}: {c.old!r} → {c.new!r}" for c in feedback.changes)
+    origin = f" at event {state.forked_from['seq']}" if state.forked_from else ""
     ctx.reason_card(
         Explanation(
-            decision=f"Revision of {state.revision_of}: {len(feedback.changes)} constraint"
-            f" change(s) from “{change}”.",
+            decision=f"Revision of {state.revision_of}{origin}: {len(feedback.changes)}"
+            f" constraint change(s) from “{change}”."
+            if change
+            else f"Revision of {state.revision_of}{origin} with new answers"
+            f" ({', '.join(sorted(state.answers))}).",
             rationale=(f"Changes: {changed}." if changed else "The change altered nothing.")
             + " Every other constraint is carried over from the parent decision set.",
-            confidence=result.explanation.confidence,
+            confidence=explanation.confidence if explanation else 1.0,
         ),
-        call=result.metadata,
+        provider=None if call or explanation else "platform",
+        model=None if call or explanation else "revision",
+        call=call,
     )
     ctx.emit(
         EventType.CONSTRAINTS_UPDATE,
@@ -131,6 +150,7 @@ def gate_user_input(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any
     """Pause until the user answers the open questions."""
     questions = [_dump(q) for q in state.questions]
     request = {"kind": "question", "round": state.intake_rounds, "questions": questions}
+    wait = ctx.open_wait("question", request)
     ctx.reason_card(
         Explanation(
             decision=f"Wait for the user's answers ({', '.join(q['field'] for q in questions)}).",
@@ -141,8 +161,8 @@ def gate_user_input(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any
         provider="platform",
         model="human-gate",
     )
-    ctx.emit(EventType.QUESTION, request)
-    response = interrupt(request)
+    ctx.emit(EventType.QUESTION, _announced(request, wait))
+    response = interrupt({**request, "wait_key": ctx.wait_key})
     answers = {str(k): str(v) for k, v in dict(response.get("answers", {})).items()}
     ctx.emit(EventType.ANSWER_RECEIVED, {"answers": answers, "by": response.get("by")})
     return {"answers": {**state.answers, **answers}, "questions": []}
@@ -211,12 +231,31 @@ def policy_eval(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
 # approval -------------------------------------------------------------------------------
 
 
+def plan_hash(state: MLOpsProjectState) -> str:
+    """The hash naming the plan an approver is shown: its plan, cost and policy."""
+    from agentic_mlops.canonical import canonical_json_hash
+
+    return canonical_json_hash(
+        {
+            "plan": _dump(_require(state.plan, "plan")),
+            "cost": state.cost.monthly_total_usd if state.cost else None,
+            "policy": state.policy.overall if state.policy else None,
+        }
+    )
+
+
+def _announced(request: dict[str, Any], wait: Any) -> dict[str, Any]:
+    """The wait's request as announced: with its id, so that a client can answer it."""
+    return request if wait is None else {**request, "wait_id": wait.id}
+
+
 def approval_summary(state: MLOpsProjectState) -> dict[str, Any]:
     """Return what an approver needs to see to decide."""
     plan = _require(state.plan, "plan")
     cost, policy, critique = state.cost, state.policy, state.technical_critique
     return {
         "plan": plan.name,
+        "plan_hash": plan_hash(state),
         "region": plan.region,
         "summary": plan.summary,
         "services": plan.services(),
@@ -231,6 +270,7 @@ def approval_summary(state: MLOpsProjectState) -> dict[str, Any]:
 def gate_hitl(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     """Pause until an approver approves or rejects the plan."""
     request = {"kind": "approval", **approval_summary(state)}
+    wait = ctx.open_wait("approval", request)
     ctx.reason_card(
         Explanation(
             decision=f"Wait for an approver: policy {request['policy']}, estimated"
@@ -242,9 +282,11 @@ def gate_hitl(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
         provider="platform",
         model="human-gate",
     )
-    ctx.emit(EventType.APPROVAL_REQUESTED, request)
-    response = interrupt(request)
-    decision = ApprovalDecision.model_validate(response)
+    ctx.emit(EventType.APPROVAL_REQUESTED, _announced(request, wait))
+    response = interrupt({**request, "wait_key": ctx.wait_key})
+    decision = ApprovalDecision.model_validate(
+        {k: v for k, v in response.items() if k in ApprovalDecision.model_fields}
+    )
     ctx.emit(EventType.APPROVAL_DECIDED, _dump(decision))
     return {"approval": _dump(decision)}
 
@@ -347,7 +389,8 @@ def validators(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     """Validate the generated repository in the sandbox and store the bundle with its reports."""
     from agentic_mlops.artifacts.bundle import build_zip, read_zip
     from agentic_mlops.domain import BundleRef
-    from agentic_mlops.validation import validate_repository
+    from agentic_mlops.validation.iac_policy import IacExpectations
+    from agentic_mlops.validation.remote import SandboxValidator
 
     run = ctx.require_run()
     if run.artifacts is None:
@@ -357,18 +400,24 @@ def validators(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
         path: data.decode("utf-8")
         for path, data in read_zip(run.artifacts.get(repository.source_key)).items()
     }
-    report, reports = validate_repository(sources)
+    expectations = IacExpectations.from_plan(_require(state.plan, "plan"))
+    validator = run.validator or SandboxValidator()
+    report, reports = validator.validate(
+        sources, source_key=repository.source_key, expectations=expectations
+    )
     stored = run.artifacts.put(build_zip({**sources, **reports}), kind="bundles")
     bundle = BundleRef(
         key=stored.key, sha256=stored.sha256, size=stored.size, store=run.artifacts.name
     )
     ctx.emit(EventType.VALIDATION_REPORT, {**_dump(report), "bundle": _dump(bundle)})
     statuses = ", ".join(f"{v.name} {v.status}" for v in report.validators)
+    skipped = " ".join(f"Skipped {s.validator}: {s.reason}." for s in report.skips)
     ctx.reason_card(
         Explanation(
-            decision=f"Validation {'passed' if report.passed else 'FAILED'}: {statuses}.",
+            decision=f"Validation {report.verdict()}: {statuses}.",
             rationale=f"Findings by severity: {report.counts}. Sandbox: {report.isolation}."
-            f" Bundle {bundle.key} ({bundle.size} bytes) holds the sources and reports/.",
+            + (f" {skipped}" if skipped else "")
+            + f" Bundle {bundle.key} ({bundle.size} bytes) holds the sources and reports/.",
             confidence=1.0,
         ),
         provider="platform",
@@ -379,6 +428,8 @@ def validators(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
 
 def diff_and_persist(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     """Commit the plan documents to the project's history and record the commit."""
+    from agentic_mlops.artifacts.bundle import read_zip
+    from agentic_mlops.vcs.remote import push_repository
     from agentic_mlops.workflow.documents import plan_documents
 
     run = ctx.require_run()
@@ -401,6 +452,26 @@ def diff_and_persist(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, An
         state.decision_set_id,
         lambda ds: {} if ds.commit_sha == commit.sha else {"commit_sha": commit.sha},
     )
+    delivery = run.delivery
+    pushed = ""
+    if (
+        delivery is not None
+        and delivery.enabled
+        and state.repository is not None
+        and run.artifacts is not None
+    ):
+        sources = read_zip(run.artifacts.get(state.repository.source_key))
+        ref = push_repository(
+            sources,
+            settings=delivery,
+            branch=f"{delivery.branch_prefix}{state.decision_set_id}",
+            subject=message,
+            body=plan_documents(state)["plan/decision-record.md"],
+        )
+        commit = commit.model_copy(update={"delivery": ref})
+        verb = "Pushed" if ref.created else "Already pushed"
+        pushed = f" {verb} the generated repository to {ref.remote} as {ref.branch}"
+        pushed += f" ({ref.sha[:12]})."
     ctx.reason_card(
         Explanation(
             decision=f"Committed {len(commit.files)} plan documents as {commit.sha[:12]}.",
@@ -411,7 +482,8 @@ def diff_and_persist(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, An
             )
             + " Documents: "
             + ", ".join(commit.files)
-            + ".",
+            + "."
+            + pushed,
             confidence=1.0,
         ),
         provider="platform",

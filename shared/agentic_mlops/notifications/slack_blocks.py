@@ -157,7 +157,8 @@ def approval_request_blocks(
         link: the approval's page in the web app, shown as an *Open in web app* button.
 
     Returns:
-        The message's blocks. Approve and Reject carry ``wait.id`` as their value.
+        The message's blocks. Approve and Reject carry ``wait.id`` (and the hash of the
+        plan shown, ``ID:HASH``) as their value.
 
     Raises:
         InvalidInput: the wait is not an approval, or its id does not fit a button.
@@ -196,9 +197,15 @@ def approval_request_blocks(
                 "text": mrkdwn(f":x: *This plan failed policy.* {WEB_APP_HINT}"),
             }
         )
-    blocks.append(_actions(wait.id, request, failed=failed, link=link))
+    blocks.append(_actions(button_value(wait), request, failed=failed, link=link))
     blocks.append(_ids_context(wait.id, wait.decision_set_id))
     return blocks
+
+
+def button_value(wait: Wait) -> str:
+    """What Approve and Reject carry: the approval id, and the hash of the plan shown."""
+    plan_hash = wait.request.get("plan_hash")
+    return f"{wait.id}:{plan_hash}" if isinstance(plan_hash, str) and plan_hash else wait.id
 
 
 def _actions(

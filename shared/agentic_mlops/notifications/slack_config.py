@@ -1,22 +1,31 @@
-"""Slack settings, read from the environment when a function first needs them.
+"""Slack settings: one validated group of the platform's settings.
 
 Two capabilities, each complete on its own so that a function holds only the secret it
 needs: *posting* approval requests (``SLACK_BOT_TOKEN`` + ``AGENTIC_MLOPS_SLACK_CHANNEL``)
 and *answering* button clicks (``SLACK_SIGNING_SECRET`` + ``AGENTIC_MLOPS_SLACK_USERS``).
+In AWS both secrets come from one Secrets Manager secret
+(``AGENTIC_MLOPS_SLACK_SECRET_ARN``: a JSON object with ``bot_token`` and
+``signing_secret``), read when the configuration is resolved.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
-from agentic_mlops.api.auth import ALL_PROJECTS, Identity, parse_grants
+from agentic_mlops.configfield import env_field
+from agentic_mlops.domain.identity import ALL_PROJECTS, Identity, parse_grants
 from agentic_mlops.errors import InvalidInput
 
 BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
@@ -25,17 +34,8 @@ CHANNEL_ENV = "AGENTIC_MLOPS_SLACK_CHANNEL"
 USERS_ENV = "AGENTIC_MLOPS_SLACK_USERS"
 API_URL_ENV = "SLACK_API_URL"
 LINK_ENV = "AGENTIC_MLOPS_SLACK_APPROVAL_LINK"
-
-# The variables whose presence means "Slack is meant to be on" (the others only tune it).
-_SWITCHES = (BOT_TOKEN_ENV, SIGNING_SECRET_ENV, CHANNEL_ENV, USERS_ENV)
-_FIELD_ENV = {
-    "bot_token": BOT_TOKEN_ENV,
-    "signing_secret": SIGNING_SECRET_ENV,
-    "channel": CHANNEL_ENV,
-    "users": USERS_ENV,
-    "api_url": API_URL_ENV,
-    "approval_link": LINK_ENV,
-}
+SECRET_ARN_ENV = "AGENTIC_MLOPS_SLACK_SECRET_ARN"
+SECRET_MAX_AGE_S = 300
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _LINK_FIELDS = {"approval_id", "decision_set_id"}
 
@@ -69,16 +69,72 @@ class SlackApprover(BaseModel):
 
 
 class SlackConfig(BaseModel):
-    """Validated Slack settings. Secrets are ``SecretStr``: never in ``repr``, logs or dumps."""
+    """Validated Slack settings. Secrets are ``SecretStr``: never in ``repr``, logs or dumps.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Slack is off when none of its switches (bot token, signing secret, channel, users,
+    secret) is set; :attr:`enabled` tells.
+    """
 
-    bot_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
-    channel: str | None = None
-    users: dict[str, SlackApprover] = Field(default_factory=dict)
-    api_url: str | None = None
-    approval_link: str | None = None
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    bot_token: SecretStr | None = env_field(
+        BOT_TOKEN_ENV, description="Slack bot token (`xoxb-…`) posting approval requests"
+    )
+    signing_secret: SecretStr | None = env_field(
+        SIGNING_SECRET_ENV, description="Slack signing secret checking button clicks"
+    )
+    secret_arn: str | None = env_field(
+        SECRET_ARN_ENV,
+        description="AWS: a Secrets Manager secret holding `bot_token` and `signing_secret`",
+        aws=True,
+    )
+    channel: str | None = env_field(
+        CHANNEL_ENV, description="the channel id approval requests go to", aws=True
+    )
+    users: dict[str, SlackApprover] = env_field(
+        USERS_ENV,
+        description="Slack user id → platform user and the projects they approve (JSON, or"
+        " `@file`)",
+        factory=dict,
+        aws=True,
+    )
+    api_url: str | None = env_field(
+        API_URL_ENV, description="Slack Web API base URL", default_text="`https://slack.com/api/`"
+    )
+    approval_link: str | None = env_field(
+        LINK_ENV,
+        description="web-app link template of an approval (`{approval_id}`, `{decision_set_id}`)",
+    )
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _users_text(cls, value: Any) -> Any:
+        return _load_users(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _capabilities_complete(self) -> SlackConfig:
+        if self.secret_arn is None:
+            pairs = (
+                (self.bot_token, BOT_TOKEN_ENV, self.channel, CHANNEL_ENV),
+                (self.signing_secret, SIGNING_SECRET_ENV, self.users, USERS_ENV),
+            )
+            for first, first_name, second, second_name in pairs:
+                if first and not second:
+                    raise ValueError(
+                        f"Slack is half configured: {second_name} is required when"
+                        f" {first_name} is set"
+                    )
+                if second and not first:
+                    raise ValueError(
+                        f"Slack is half configured: {first_name} is required when"
+                        f" {second_name} is set"
+                    )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any Slack capability is configured."""
+        return any((self.bot_token, self.signing_secret, self.secret_arn, self.channel, self.users))
 
     @field_validator("bot_token")
     @classmethod
@@ -156,40 +212,32 @@ class SlackConfig(BaseModel):
             return None
         return self.approval_link.format(approval_id=approval_id, decision_set_id=decision_set_id)
 
-    # loading ---------------------------------------------------------------------------
+    def with_secrets(self) -> SlackConfig:
+        """Fill the bot token and signing secret from ``AGENTIC_MLOPS_SLACK_SECRET_ARN``.
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackConfig | None:
-        """Read the Slack variables; None when none of them is set (Slack is off).
+        The secret is read with Powertools Parameters (cached for five minutes); values
+        set directly in the environment win.
 
         Raises:
-            InvalidInput: a variable is malformed, or a capability is half configured
-                (for example a bot token without a channel). The message names the
-                variable and never contains a secret.
+            InvalidInput: the secret is not a JSON object with those entries.
         """
-        env = os.environ if env is None else env
-        values = {name: env.get(name, "").strip() for name in (*_SWITCHES, API_URL_ENV, LINK_ENV)}
-        if not any(values[name] for name in _SWITCHES):
-            return None
-        _require_pair(values, BOT_TOKEN_ENV, CHANNEL_ENV)
-        _require_pair(values, SIGNING_SECRET_ENV, USERS_ENV)
-        raw: dict[str, Any] = {
-            field: values[name] for field, name in _FIELD_ENV.items() if values[name]
-        }
-        if values[USERS_ENV]:
-            raw["users"] = _load_users(values[USERS_ENV])
+        if self.secret_arn is None:
+            return self
+        from aws_lambda_powertools.utilities import parameters
+
+        raw = parameters.get_secret(self.secret_arn, max_age=SECRET_MAX_AGE_S)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            raise InvalidInput(_describe(exc)) from None
-
-
-def _require_pair(values: Mapping[str, str], first: str, second: str) -> None:
-    for present, missing in ((first, second), (second, first)):
-        if values[present] and not values[missing]:
-            raise InvalidInput(
-                f"Slack is half configured: {missing} is required when {present} is set"
-            )
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            raise InvalidInput(f"{SECRET_ARN_ENV}: the secret is not a JSON object") from None
+        if not isinstance(document, dict):
+            raise InvalidInput(f"{SECRET_ARN_ENV}: the secret is not a JSON object")
+        updates: dict[str, Any] = {}
+        for name in ("bot_token", "signing_secret"):
+            if getattr(self, name) is None and isinstance(document.get(name), str):
+                updates[name] = SecretStr(document[name])
+        return self.model_copy(update=updates)
 
 
 def _load_users(value: str) -> Any:
@@ -204,28 +252,17 @@ def _load_users(value: str) -> Any:
             reason = (
                 exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             )
-            raise InvalidInput(f"cannot read the {source}: {reason}") from None
+            raise ValueError(f"cannot read the {source}: {reason}") from None
     try:
         users = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(
+        raise ValueError(
             f"{source} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno});"
             ' expected {"U0123ABCD": {"user": "alice", "projects": ["prj-…" or "*"]}}'
         ) from None
     if not isinstance(users, dict) or not users:
-        raise InvalidInput(
+        raise ValueError(
             f"{source} must be a non-empty JSON object mapping Slack user ids to"
             ' {"user": ..., "projects": [...]}'
         )
     return users
-
-
-def _describe(exc: ValidationError) -> str:
-    """One readable line per problem: the variable and what is wrong (never the value)."""
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False):
-        field, *rest = [str(part) for part in error["loc"]] or ["?"]
-        where = _FIELD_ENV.get(field, field) + "".join(f"[{part}]" for part in rest)
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{where}: {message}")
-    return "invalid Slack configuration: " + "; ".join(problems)

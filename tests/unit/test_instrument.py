@@ -27,7 +27,7 @@ from agentic_mlops.persistence.models import (
 from agentic_mlops.providers.offline.provider import OfflineProvider
 from agentic_mlops.streaming import EventType
 from agentic_mlops.workflow import nodes
-from agentic_mlops.workflow.runtime import NodeContext, RunContext, instrument
+from agentic_mlops.workflow.instrument import NodeContext, RunContext, instrument
 
 PROVIDER = OfflineProvider()
 THREAD = "ds-runtime"

@@ -37,14 +37,17 @@ from langgraph.runtime import Runtime
 from agentic_mlops.canonical import canonical_json, canonical_json_hash, node_run_key
 from agentic_mlops.domain import Explanation, MLOpsProjectState, ProviderCall, ReasonCard
 from agentic_mlops.errors import DeterminismBudgetExceeded
-from agentic_mlops.persistence.models import AgentRun, NewEvent
-from agentic_mlops.persistence.store import PlatformStore
+from agentic_mlops.observability import log_context
+from agentic_mlops.persistence.interfaces import NodeStore
+from agentic_mlops.persistence.models import AgentRun, NewEvent, Wait
 from agentic_mlops.providers import OrchestrationProvider
 from agentic_mlops.streaming import EventType
 
 if TYPE_CHECKING:
     from agentic_mlops.artifacts.store import ArtifactStore
     from agentic_mlops.codegen.base import CodeGenProvider
+    from agentic_mlops.validation.remote import RepositoryValidator
+    from agentic_mlops.vcs.config import DeliverySettings
     from agentic_mlops.vcs.repository import ProjectRepository
 
 logger = logging.getLogger(__name__)
@@ -54,15 +57,20 @@ logger = logging.getLogger(__name__)
 class RunContext:
     """Per-run dependencies, handed to nodes through LangGraph's runtime context.
 
-    ``codegen``, ``artifacts`` and ``repositories`` are needed only by the nodes after
-    approval (code generation, validation, persistence of the history).
+    ``codegen``, ``artifacts``, ``repositories``, ``validator`` and ``delivery`` are
+    needed only by the nodes after approval (code generation, validation, persistence of
+    the history, the push to the team's remote); without a validator the generated
+    repository is validated in this process's sandbox with the default tools, without
+    ``delivery`` it is pushed nowhere.
     """
 
-    store: PlatformStore
+    store: NodeStore
     provider: OrchestrationProvider
     codegen: CodeGenProvider | None = None
     artifacts: ArtifactStore | None = None
     repositories: Callable[[str], ProjectRepository] | None = None
+    validator: RepositoryValidator | None = None
+    delivery: DeliverySettings | None = None
 
 
 @dataclass
@@ -76,6 +84,23 @@ class NodeContext:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _clock: float = field(default_factory=time.perf_counter)
     run: RunContext | None = None
+    decision_set_id: str = ""
+
+    @property
+    def wait_key(self) -> str:
+        """The key of this node's wait: the same on every re-run with the same input."""
+        return f"{self.node}:{self.inputs_digest}"
+
+    def open_wait(self, kind: str, request: dict[str, Any]) -> Wait | None:
+        """Record the wait a gate is about to pause at, before anything announces it.
+
+        A client that sees the ``question`` or ``approval-requested`` event can answer at
+        once: the wait exists. Re-running the gate (on resume) finds the same wait.
+        Without a run context (unit tests of a node) nothing is recorded.
+        """
+        if self.run is None:
+            return None
+        return self.run.store.open_wait(self.decision_set_id, kind, self.wait_key, request)
 
     def require_run(self) -> RunContext:
         """Return the run's dependencies (the delivery nodes cannot work without them)."""
@@ -134,57 +159,101 @@ def instrument(name: str, fn: NodeFn) -> LangGraphNode:
     def node(
         state: MLOpsProjectState, config: RunnableConfig, runtime: Runtime[RunContext]
     ) -> dict[str, Any]:
-        store, provider = runtime.context.store, runtime.context.provider
         thread_id = config["configurable"]["thread_id"]
-        step = config.get("metadata", {}).get("langgraph_step")
-        input_state = state.model_dump(mode="json")
-        key = node_run_key(thread_id, name, input_state)
-        cached = store.succeeded_output(key)
-        if cached is not None:
-            return cached
-
-        input_hash = canonical_json_hash(input_state)
-        ctx = NodeContext(name, provider, input_hash, datetime.now(UTC), run=runtime.context)
-
-        def record(status: str, output: dict[str, Any] | None, error: str | None) -> None:
-            run = AgentRun(
-                key=key,
-                decision_set_id=thread_id,
-                node=name,
-                input_hash=input_hash,
-                status=status,
-                output=output,
-                error=error,
-                executions=1,
-                duration_ms=round((time.perf_counter() - ctx._clock) * 1000, 3),
-            )
-            events = _new_events(ctx, name, input_hash, step) if status == "succeeded" else []
-            for stored in store.complete_run(run, events):
-                runtime.stream_writer(stored.message())
-
         try:
-            output = fn(state, ctx)
+            with log_context(node_name=name, thread_id=thread_id):
+                return _run_node(name, fn, state, config, runtime)
         except GraphInterrupt:
-            # Pausing is not completing: store and stream what was emitted before the
-            # pause (deduplicated on resume) without recording a node run.
-            for stored in store.append_events(thread_id, _new_events(ctx, name, input_hash, step)):
-                runtime.stream_writer(stored.message())
-            raise
-        except DeterminismBudgetExceeded as exc:
-            quarantined = _quarantine(exc, ctx, thread_id, input_hash, step)
-            for stored in store.append_events(thread_id, [quarantined]):
-                runtime.stream_writer(stored.message())
-            record("failed", None, f"{type(exc).__name__}: {exc}")
             raise
         except Exception as exc:
-            record("failed", None, f"{type(exc).__name__}: {exc}")
+            _name_node(exc, name)
             raise
-        record("succeeded", output, None)
-        return output
 
     node.__name__ = name
     node.__qualname__ = name
     return node
+
+
+def _run_node(
+    name: str,
+    fn: NodeFn,
+    state: MLOpsProjectState,
+    config: RunnableConfig,
+    runtime: Runtime[RunContext],
+) -> dict[str, Any]:
+    """Run a node once per input: the cached output if it ran, else run and record it."""
+    store, provider = runtime.context.store, runtime.context.provider
+    thread_id = config["configurable"]["thread_id"]
+    step = config.get("metadata", {}).get("langgraph_step")
+    input_state = state.model_dump(mode="json")
+    key = node_run_key(thread_id, name, input_state)
+    cached = store.succeeded_output(key)
+    if cached is not None:
+        return cached
+
+    input_hash = canonical_json_hash(input_state)
+    ctx = NodeContext(
+        name,
+        provider,
+        input_hash,
+        datetime.now(UTC),
+        run=runtime.context,
+        decision_set_id=thread_id,
+    )
+
+    def record(status: str, output: dict[str, Any] | None, error: str | None) -> None:
+        duration_ms = round((time.perf_counter() - ctx._clock) * 1000, 3)
+        run = AgentRun(
+            key=key,
+            decision_set_id=thread_id,
+            node=name,
+            input_hash=input_hash,
+            status=status,
+            output=output,
+            error=error,
+            executions=1,
+            duration_ms=duration_ms,
+        )
+        events = _new_events(ctx, name, input_hash, step) if status == "succeeded" else []
+        for stored in store.complete_run(run, events):
+            runtime.stream_writer(stored.message())
+        log = logger.info if status == "succeeded" else logger.warning
+        log(
+            "node %s %s in %.0f ms",
+            name,
+            status,
+            duration_ms,
+            extra={"node_status": status, "duration_ms": duration_ms, "events": len(events)},
+        )
+
+    def stream(events: list[NewEvent]) -> None:
+        for stored in store.append_events(thread_id, events):
+            runtime.stream_writer(stored.message())
+
+    try:
+        output = fn(state, ctx)
+    except GraphInterrupt:
+        # Pausing is not completing: store and stream what was emitted before the pause
+        # (deduplicated on resume) without recording a node run.
+        stream(_new_events(ctx, name, input_hash, step))
+        raise
+    except DeterminismBudgetExceeded as exc:
+        stream([_quarantine(exc, ctx, thread_id, input_hash, step)])
+        record("failed", None, f"{type(exc).__name__}: {exc}")
+        raise
+    except Exception as exc:
+        record("failed", None, f"{type(exc).__name__}: {exc}")
+        raise
+    record("succeeded", output, None)
+    return output
+
+
+def _name_node(exc: BaseException, node: str) -> None:
+    """Say which node raised (the runner reports it); some exceptions refuse attributes."""
+    try:
+        exc.node_name = node  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        logger.debug("cannot name the node on %s", type(exc).__name__)
 
 
 def _new_events(ctx: NodeContext, node: str, input_hash: str, step: int | None) -> list[NewEvent]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentic_mlops.errors import InvalidInput, PlatformError
+from agentic_mlops.notifications.slack_blocks import approval_fallback_text, approval_request_blocks
+from agentic_mlops.notifications.slack_config import BOT_TOKEN_ENV, CHANNEL_ENV, SlackConfig
 from agentic_mlops.persistence.models import Wait
-from agentic_mlops.slack.blocks import approval_fallback_text, approval_request_blocks
-from agentic_mlops.slack.config import BOT_TOKEN_ENV, CHANNEL_ENV, SlackConfig
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
+
+    from agentic_mlops.persistence.interfaces import PlatformStore
 
 logger = logging.getLogger(__name__)
 POST_TIMEOUT_S = 10
@@ -117,9 +119,9 @@ def post_approval_request(
 
 def notify_approval(
     wait: Wait,
+    config: SlackConfig,
     *,
     project: str | None = None,
-    env: Mapping[str, str] | None = None,
     client: ChatPoster | None = None,
 ) -> str | None:
     """Best effort: post the request when Slack posting is configured; never raises.
@@ -131,8 +133,7 @@ def notify_approval(
         The message ``ts``, or None when Slack is off or posting failed.
     """
     try:
-        config = SlackConfig.from_env(env)
-        if config is None or not config.can_post:
+        if not config.can_post:
             return None
         return post_approval_request(config, wait, client=client, project=project)
     except PlatformError as exc:
@@ -142,6 +143,32 @@ def notify_approval(
             extra={"approval_id": wait.id, "error_code": exc.code},
         )
         return None
+
+
+def approval_notifier(config: SlackConfig, store: PlatformStore) -> Callable[[Wait], None] | None:
+    """A wait listener posting each approval to Slack once, or None when posting is off.
+
+    The claim is kept on the wait, so several processes opening the same wait post once;
+    a refused post gives the claim back, so the next opening of the wait (a resume) tries
+    again. The approval can always be decided in the web app meanwhile.
+    """
+    if not config.can_post:
+        return None
+
+    def notify(wait: Wait) -> None:
+        if wait.kind != "approval" or not store.claim_notification(wait.id, "slack"):
+            return
+        project = store.get_project(store.get_decision_set(wait.decision_set_id).project_id)
+        try:
+            ts = post_approval_request(config, wait, project=project.name)
+        except PlatformError as exc:
+            store.release_notification(wait.id, "slack")
+            logger.warning("approval %s not posted to Slack: %s", wait.id, exc)
+            return
+        store.record_notification(wait.id, "slack", {"channel": config.channel, "ts": ts})
+        logger.info("approval %s posted to Slack", wait.id)
+
+    return notify
 
 
 def _field(response: Any, key: str) -> Any:

@@ -1,0 +1,1 @@
+"""Notifications sent to people: the Slack approval requests (config, blocks, poster)."""

@@ -1,0 +1,1 @@
+"""The application service: every command and read of the platform, for every entry point."""
