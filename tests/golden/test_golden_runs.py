@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
+from harness import Harness
 
 from agentic_mlops.domain import ApprovalDecision, MLOpsProjectState, Plan
-from agentic_mlops.engines.local import LocalEngine
 
 HERE = Path(__file__).parent
 WORKLOADS: dict[str, dict] = json.loads((HERE / "workloads.json").read_text())
@@ -22,7 +22,7 @@ EXPECTED = HERE / "expected"
 ALWAYS = {"storage", "training", "orchestration", "model_registry", "monitoring", "ci_cd"}
 
 
-def run_workload(engine: LocalEngine, name: str) -> MLOpsProjectState:
+def run_workload(engine: Harness, name: str) -> MLOpsProjectState:
     workload = WORKLOADS[name]
     paused = engine.start(f"golden-{name}", workload["request"], workload["answers"])
     assert paused.status == "awaiting_approval", paused.pending
@@ -69,7 +69,7 @@ def snapshot(state: MLOpsProjectState) -> dict:
 def golden_states(database) -> dict[str, MLOpsProjectState]:
     from agentic_mlops.providers.offline import OfflineProvider
 
-    engine = LocalEngine(database, OfflineProvider())
+    engine = Harness(database, OfflineProvider())
     return {name: run_workload(engine, name) for name in WORKLOADS}
 
 
@@ -195,7 +195,7 @@ def test_costs_differ_plausibly_between_workloads(golden_states) -> None:
 def test_same_input_same_output(database) -> None:
     from agentic_mlops.providers.offline import OfflineProvider
 
-    engine = LocalEngine(database, OfflineProvider())
+    engine = Harness(database, OfflineProvider())
     first = run_workload(engine, "streaming")
     second = run_workload(engine, "streaming")
     assert first.plan == second.plan
@@ -224,7 +224,7 @@ def test_a_violating_request_fails_policy_with_the_right_rule(database, case: st
     from agentic_mlops.providers.offline import OfflineProvider
 
     request, rule_id = VIOLATIONS[case]
-    outcome = LocalEngine(database, OfflineProvider()).start(f"golden-violation-{case}", request)
+    outcome = Harness(database, OfflineProvider()).start(f"golden-violation-{case}", request)
     assert outcome.status == "awaiting_approval"
     assert outcome.state.policy.overall == "fail"
     assert rule_id in {r.rule_id for r in outcome.state.policy.failed()}

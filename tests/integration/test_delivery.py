@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from git_server import TOKEN, USER, serve_git
+from harness import Harness
 
 from agentic_mlops.artifacts.bundle import read_zip
 from agentic_mlops.domain import ApprovalDecision
-from agentic_mlops.engines.local import LocalEngine
 from agentic_mlops.errors import Conflict, InvalidInput, NodeFailed
 from agentic_mlops.persistence import Database, PostgresStore
 from agentic_mlops.providers.offline import OfflineProvider
@@ -22,14 +23,14 @@ def approve(comment: str | None = None) -> ApprovalDecision:
     return ApprovalDecision(decision="approve", comment=comment, approver="alice")
 
 
-def approved_run(engine: LocalEngine, project: str, request: str = CHURN, comment=None):
+def approved_run(engine: Harness, project: str, request: str = CHURN, comment=None):
     paused = engine.start(project, request)
     assert paused.status == "awaiting_approval"
     return engine.decide(paused.decision_set.id, approve(comment))
 
 
 def test_an_approved_plan_becomes_a_validated_bundle_and_a_commit(
-    engine: LocalEngine, database: Database, recorder
+    engine: Harness, database: Database, recorder
 ) -> None:
     done = approved_run(engine, "delivery-basic", comment="use spot instances for training")
     state = done.state
@@ -37,12 +38,19 @@ def test_an_approved_plan_becomes_a_validated_bundle_and_a_commit(
     assert done.status == "approved"
     assert state.validation.passed, state.validation
     assert {v.name for v in state.validation.validators} >= {
-        "ruff",
+        "lint",
         "terraform-parse",
+        "terraform-fmt",
+        "iac-policy",
         "checkov",
         "secrets",
         "tests",
+        "pipeline",
     }
+    assert state.validation.outcome in {"passed", "passed_with_skips"}
+    assert [s.validator for s in state.validation.skips] == [
+        v.name for v in state.validation.validators if v.status == "skipped"
+    ]
     terraform = next(v for v in state.validation.validators if v.name == "terraform-validate")
     assert terraform.status in {"passed", "skipped"}
     files = read_zip(engine.artifacts.get(state.bundle.key))
@@ -57,7 +65,7 @@ def test_an_approved_plan_becomes_a_validated_bundle_and_a_commit(
     assert "validation-report" in recorder.types()
 
 
-def test_a_rejected_plan_generates_nothing(engine: LocalEngine, database: Database) -> None:
+def test_a_rejected_plan_generates_nothing(engine: Harness, database: Database) -> None:
     paused = engine.start("delivery-reject", CHURN)
     done = engine.decide(
         paused.decision_set.id, ApprovalDecision(decision="reject", comment="no", approver="bob")
@@ -70,7 +78,7 @@ def test_a_rejected_plan_generates_nothing(engine: LocalEngine, database: Databa
 
 
 def test_the_same_input_gives_the_same_bundle_and_storing_it_again_is_a_no_op(
-    engine: LocalEngine,
+    engine: Harness,
 ) -> None:
     first = approved_run(engine, "delivery-determinism-a").state
     second = approved_run(engine, "delivery-determinism-b").state
@@ -89,7 +97,7 @@ def test_the_same_input_gives_the_same_bundle_and_storing_it_again_is_a_no_op(
     ],
 )
 def test_a_revision_carries_its_change_and_its_change_summary_names_it(
-    engine: LocalEngine, change: str, field: str, document: str
+    engine: Harness, change: str, field: str, document: str
 ) -> None:
     parent = approved_run(engine, f"delivery-revise-{field}")
     revision = engine.revise(parent.decision_set.id, change)
@@ -117,7 +125,7 @@ def test_a_revision_carries_its_change_and_its_change_summary_names_it(
         assert done.state.constraints.budget.monthly_usd == 800
 
 
-def test_a_revision_needs_a_decided_parent_and_a_meaningful_change(engine: LocalEngine) -> None:
+def test_a_revision_needs_a_decided_parent_and_a_meaningful_change(engine: Harness) -> None:
     paused = engine.start("delivery-revise-bad", CHURN)
     with pytest.raises(Conflict, match="awaiting_approval"):
         engine.revise(paused.decision_set.id, "move to eu-central-1")
@@ -146,15 +154,12 @@ def test_a_crash_between_codegen_and_persist_generates_and_commits_once(
     database: Database, crash_after: str
 ) -> None:
     store = _CrashAfter(database.pool, crash_after)
-    crashing = LocalEngine(
-        Database(pool=database.pool, store=store, checkpointer=database.checkpointer),
-        OfflineProvider(),
-    )
+    crashing = Harness(Database(pool=database.pool, store=store), OfflineProvider())
     paused = crashing.start(f"delivery-crash-{crash_after}", CHURN)
-    with pytest.raises(NodeFailed, match="crash after"):
+    with pytest.raises(NodeFailed, match=f"RuntimeError in {crash_after}"):
         crashing.decide(paused.decision_set.id, approve())
 
-    outcome = LocalEngine(database, OfflineProvider()).resume(paused.decision_set.id)
+    outcome = Harness(database, OfflineProvider()).resume(paused.decision_set.id)
 
     assert outcome.status == "approved"
     runs = {r.node: r.executions for r in database.store.list_runs(paused.decision_set.id)}
@@ -162,3 +167,26 @@ def test_a_crash_between_codegen_and_persist_generates_and_commits_once(
     history = crashing.repositories(outcome.decision_set.project_id).log()
     assert [entry for entry in history if paused.decision_set.id in entry["message"]]
     assert len([e for e in history if paused.decision_set.id in e["message"]]) == 1
+
+
+def test_an_approved_run_pushes_its_repository_when_delivery_is_configured(
+    database: Database, tmp_path: Path
+) -> None:
+    with serve_git(tmp_path) as (url, team):
+        engine = Harness(
+            database,
+            OfflineProvider(),
+            env={
+                "AGENTIC_MLOPS_DELIVERY_REMOTE": url,
+                "AGENTIC_MLOPS_DELIVERY_USERNAME": USER,
+                "AGENTIC_MLOPS_DELIVERY_TOKEN": TOKEN,
+            },
+        )
+        done = approved_run(engine, "delivery-push")
+        pushed = done.state.commit.delivery
+        assert pushed is not None and pushed.created
+        assert pushed.branch == f"agentic-mlops/{done.decision_set.id}"
+        commit = team[team.refs[f"refs/heads/{pushed.branch}".encode()]]
+        assert b"\n\n# Decision record: " in commit.message
+        assert {f.path.split("/")[0] for f in done.state.repository.files} >= {"pipelines", "infra"}
+        assert TOKEN not in pushed.remote

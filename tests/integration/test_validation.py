@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import validation_tools
 
 from agentic_mlops.domain.delivery import ValidationReport, ValidatorResult
-from agentic_mlops.persistence.database import platform_home
 from agentic_mlops.validation import (
     render_reports,
     run_sandboxed,
@@ -26,6 +26,7 @@ from agentic_mlops.validation import (
     validators,
 )
 from agentic_mlops.validation.sandbox import NETWORK_DISABLED_MESSAGE, describe_isolation
+from agentic_mlops.validation.tools import ValidationTools
 
 DATA = Path(__file__).parent / "data" / "validation"
 MISSING = "/nonexistent/agentic-mlops/bin/missing"
@@ -111,16 +112,28 @@ def test_clean_repository_passes(clean_run: tuple[ValidationReport, dict[str, st
     assert report.passed, reports["reports/validation.md"]
     assert report.counts["high"] == 0 and report.counts["critical"] == 0
     assert [r.name for r in report.validators] == [
-        "ruff",
         "terraform-parse",
+        "terraform-fmt",
         "terraform-validate",
+        "iac-policy",
         "checkov",
+        "lint",
         "secrets",
         "tests",
+        "pipeline",
     ]
-    for name in ("ruff", "terraform-parse", "secrets", "tests"):
+    for name in ("lint", "terraform-parse", "secrets"):
         assert result(report, name).status == "passed", result(report, name)
-    assert result(report, "tests").detail == "1 passed"
+    tests = result(report, "tests")
+    if ValidationTools.defaults().python is None:
+        assert tests.status == "skipped" and "validators' tools" in tests.detail
+    else:
+        assert (tests.status, tests.detail) == ("passed", "1 passed")
+    # a repository without a pipeline or a plan: skipped, with the reason, never passed
+    assert result(report, "pipeline").status == "skipped"
+    assert result(report, "iac-policy").detail == "no plan requirements given"
+    assert report.outcome == "passed_with_skips"
+    assert {s.validator for s in report.skips} >= {"pipeline", "iac-policy"}
     assert result(report, "terraform-validate").status in {"passed", "skipped"}
     assert report.isolation == describe_isolation()
 
@@ -207,7 +220,7 @@ def test_unused_import_is_a_high_ruff_finding() -> None:
     # When it is validated
     report, _ = validate_repository(files, checkov=MISSING, terraform=MISSING)
     # Then ruff reports F401 as high at that line and the report fails
-    ruff = result(report, "ruff")
+    ruff = result(report, "lint")
     assert ruff.status == "failed"
     assert [(f.rule, f.severity, f.file, f.line) for f in ruff.findings] == [
         ("F401", "high", "src/app.py", 1)
@@ -253,22 +266,22 @@ def test_missing_checkov_is_skipped_not_passed() -> None:
     assert "checkov not found" in checkov.detail
 
 
-def test_checkov_lookup_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_checkov_lookup_order(tmp_path: Path) -> None:
     # Given an executable named by AGENTIC_MLOPS_CHECKOV and an empty platform home
     fake = tmp_path / "checkov"
     fake.write_text("#!/bin/sh\n", encoding="utf-8")
     fake.chmod(0o755)
-    monkeypatch.setenv("AGENTIC_MLOPS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("AGENTIC_MLOPS_CHECKOV", str(fake))
-    # Then the environment variable wins, and an explicit missing path is not replaced
-    assert validators.find_checkov(None) == str(fake)
-    assert validators.find_checkov(MISSING) is None
+    home = tmp_path / "home"
+    named = validation_tools(AGENTIC_MLOPS_HOME=str(home), AGENTIC_MLOPS_CHECKOV=str(fake))
+    # Then the setting wins, and an explicit missing path is not replaced
+    assert validators.find_checkov(None, named) == str(fake)
+    assert validators.find_checkov(MISSING, named) is None
     # And without it the platform home is looked up
-    monkeypatch.delenv("AGENTIC_MLOPS_CHECKOV")
-    installed = platform_home() / "tools" / "checkov" / "bin"
+    installed = home / "tools" / "checkov" / "bin"
     installed.mkdir(parents=True)
     shutil.copy2(fake, installed / "checkov")
-    assert validators.find_checkov(None) == str(installed / "checkov")
+    unnamed = validation_tools(AGENTIC_MLOPS_HOME=str(home), AGENTIC_MLOPS_CHECKOV="")
+    assert validators.find_checkov(None, unnamed) == str(installed / "checkov")
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform not on PATH")
@@ -489,7 +502,7 @@ def test_reports_are_deterministic() -> None:
         assert "duration" not in text and "agentic-mlops-" not in text and "/tmp" not in text
     assert first_report.validators[0].duration_ms > 0
     data = json.loads(first["reports/validation.json"])
-    ruff = [f for v in data["validators"] if v["name"] == "ruff" for f in v["findings"]]
+    ruff = [f for v in data["validators"] if v["name"] == "lint" for f in v["findings"]]
     assert [(f["file"], f["line"]) for f in ruff] == sorted((f["file"], f["line"]) for f in ruff)
     assert data["counts"]["high"] == first_report.counts["high"] >= 4
     assert render_reports(second_report) == second
@@ -562,3 +575,40 @@ def test_checkov_output_is_parsed_in_all_its_shapes() -> None:
     assert validators.parse_checkov_output(json.dumps(summary_only)) == [summary_only]
     assert validators.parse_checkov_output("warning\n" + json.dumps(one)) == [one]
     assert validators.parse_checkov_output("not json") is None
+
+
+# --- outcomes: passed, passed with skips, failed ------------------------------------------
+
+
+def test_missing_validator_tools_are_skips_with_reasons_not_failures(tmp_path: Path) -> None:
+    # Given validator tools that are not installed (a fresh machine)
+    missing = ValidationTools(
+        tools_dir=tmp_path / "none", checkov=None, terraform=None, tf_plugin_dir=None
+    )
+    files = {"tests/test_ok.py": "def test_ok() -> None:\n    assert True\n"}
+    # When a repository with tests is validated
+    report, reports = validate_repository(files, tools=missing)
+    # Then the tests are skipped with the reason, and the bundle passed with skips
+    assert report.outcome == "passed_with_skips" and report.passed
+    reasons = {skip.validator: skip.reason for skip in report.skips}
+    assert "scripts/bootstrap" in reasons["tests"]
+    assert report.verdict().startswith("passed with skips (")
+    assert "PASSED WITH SKIPS" in reports["reports/validation.md"]
+    assert reasons["tests"] in reports["reports/validation.md"]
+    assert json.loads(reports["reports/validation.json"])["outcome"] == "passed_with_skips"
+
+
+def test_any_lint_finding_fails_the_bundle_as_the_repositorys_ci_would() -> None:
+    # Given a test file with a line longer than the repository's configured limit
+    files = {
+        "pyproject.toml": "[tool.ruff]\nline-length = 100\n"
+        + '[tool.ruff.lint]\nselect = ["E", "F"]\n',
+        "tests/test_long.py": f"VALUE = {'1' * 120}\n",
+    }
+    # When it is validated
+    report, _ = validate_repository(files, checkov=MISSING, terraform=MISSING)
+    # Then the low-severity E501 still fails lint and the bundle
+    lint = result(report, "lint")
+    assert lint.status == "failed" and [f.rule for f in lint.findings] == ["E501"]
+    assert report.outcome == "failed" and not report.passed
+    assert report.verdict() == "FAILED (lint)"

@@ -24,11 +24,10 @@ from langgraph.runtime import Runtime
 from test_codegen import approved_state
 
 from agentic_mlops.artifacts.store import LocalArtifactStore
-from agentic_mlops.codegen import AgentCodeGen, OfflineCodeGen, get_codegen
+from agentic_mlops.codegen import AgentCodeGen, OfflineCodeGen, create_codegen
 from agentic_mlops.codegen.agent import (
     AgentOutputRejected,
     check_tool_use,
-    codegen_from_env,
     collect_repository,
     permission_callback,
     pre_tool_hook,
@@ -36,8 +35,9 @@ from agentic_mlops.codegen.agent import (
 from agentic_mlops.domain import GeneratedRepository, MLOpsProjectState, ReasonCard
 from agentic_mlops.errors import InvalidInput
 from agentic_mlops.providers.offline import OfflineProvider
+from agentic_mlops.settings import load_settings
 from agentic_mlops.workflow import nodes
-from agentic_mlops.workflow.runtime import RunContext, instrument
+from agentic_mlops.workflow.instrument import RunContext, instrument
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +316,7 @@ def test_validators_judge_the_agent_output_like_the_templates(agent_sdk, state, 
     # Then the repository is the agent's, and ruff flags its flawed file like any other
     assert generated["repository"]["generator"] == "claude-agent"
     assert "pipelines/extra.py" in {f["path"] for f in generated["repository"]["files"]}
-    ruff = next(v for v in validated["validation"]["validators"] if v["name"] == "ruff")
+    ruff = next(v for v in validated["validation"]["validators"] if v["name"] == "lint")
     assert ruff["status"] == "failed"
     assert {(f["file"], f["rule"]) for f in ruff["findings"]} >= {("pipelines/extra.py", "F401")}
     cards = [
@@ -347,11 +347,15 @@ def test_the_codegen_card_records_a_fallback(monkeypatch, state) -> None:
     assert "claude-agent-sdk is not installed" in card.fallback_reason
 
 
-def test_the_environment_selects_the_generator(monkeypatch) -> None:
-    assert isinstance(get_codegen(), OfflineCodeGen)
-    assert isinstance(codegen_from_env({"AGENTIC_MLOPS_CODEGEN": "agent"}), AgentCodeGen)
-    monkeypatch.setenv("AGENTIC_MLOPS_CODEGEN", "agent")
-    assert isinstance(get_codegen(), AgentCodeGen)
-    assert isinstance(get_codegen("offline"), OfflineCodeGen)
-    with pytest.raises(InvalidInput, match="AGENTIC_MLOPS_CODEGEN"):
-        codegen_from_env({"AGENTIC_MLOPS_CODEGEN": "gpt"})
+def test_the_settings_select_the_generator() -> None:
+    def chosen(env: dict[str, str]) -> object:
+        settings = load_settings(("codegen",), environ=env).codegen
+        return create_codegen(settings.codegen, agent_model=settings.agent_model)
+
+    assert isinstance(chosen({}), OfflineCodeGen)
+    agent = chosen({"AGENTIC_MLOPS_CODEGEN": "agent", "AGENTIC_MLOPS_AGENT_MODEL": "claude-x"})
+    assert isinstance(agent, AgentCodeGen)
+    assert isinstance(chosen({"AGENTIC_MLOPS_CODEGEN": "claude-agent"}), AgentCodeGen)
+    assert isinstance(create_codegen("offline"), OfflineCodeGen)
+    with pytest.raises(InvalidInput, match="AGENTIC_MLOPS_CODEGEN='gpt'"):
+        chosen({"AGENTIC_MLOPS_CODEGEN": "gpt"})

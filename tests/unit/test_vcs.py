@@ -230,9 +230,16 @@ def _assert_chain(repo: ProjectRepository, decision_sets: list[str]) -> None:
 
 
 def test_repository_path_selection(tmp_path: Path) -> None:
-    explicit = repository_path("p-1", {"AGENTIC_MLOPS_REPOS_DIR": str(tmp_path / "repos")})
-    assert explicit == tmp_path / "repos" / "p-1"
-    home = repository_path("p-1", {"AGENTIC_MLOPS_HOME": str(tmp_path / "home")})
-    assert home == tmp_path / "home" / "repos" / "p-1"
+    from agentic_mlops.composition import create_repositories
+    from agentic_mlops.settings import load_settings
+
+    assert repository_path("p-1", tmp_path / "repos") == tmp_path / "repos" / "p-1"
     with pytest.raises(InvalidInput):
-        repository_path("../escape", {})
+        repository_path("../escape", tmp_path)
+    # the settings choose the folder: AGENTIC_MLOPS_REPOS_DIR, else $AGENTIC_MLOPS_HOME/repos
+    explicit = load_settings(environ={"AGENTIC_MLOPS_REPOS_DIR": str(tmp_path / "repos")})
+    with create_repositories(explicit)("p-1") as repository:
+        assert Path(repository.path) == tmp_path / "repos" / "p-1"
+    home = load_settings(environ={"AGENTIC_MLOPS_HOME": str(tmp_path / "home")})
+    with create_repositories(home)("p-2") as repository:
+        assert Path(repository.path) == tmp_path / "home" / "repos" / "p-2"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from agentic_mlops.codegen.agent import (
     AgentCodeGen,
     CodeGenOutcome,
-    codegen_from_env,
     generate_with_outcome,
 )
 from agentic_mlops.codegen.base import CodeGenProvider
@@ -17,29 +16,21 @@ __all__ = [
     "CodeGenOutcome",
     "CodeGenProvider",
     "OfflineCodeGen",
+    "create_codegen",
     "generate_with_outcome",
-    "get_codegen",
 ]
 
 
-def get_codegen(name: str | None = None) -> CodeGenProvider:
-    """Return a code generator by name.
-
-    Args:
-        name: ``offline`` (or ``offline-templates``), the deterministic template renderer;
-            ``agent`` (or ``claude-agent``), a Claude agent with the templates as fallback;
-            None reads ``AGENTIC_MLOPS_CODEGEN`` (default ``offline``).
-
-    Returns:
-        A new code generator.
+def create_codegen(choice: str = "offline", *, agent_model: str | None = None) -> CodeGenProvider:
+    """The code generator the settings choose (``AGENTIC_MLOPS_CODEGEN``): ``offline``
+    renders the deterministic templates; ``agent`` lets a Claude agent write the
+    repository, with the templates as fallback.
 
     Raises:
         InvalidInput: if no generator has that name.
     """
-    if name is None:
-        return codegen_from_env()
-    if name in ("offline", OfflineCodeGen.name):
+    if choice in ("offline", OfflineCodeGen.name):
         return OfflineCodeGen()
-    if name in ("agent", AgentCodeGen.name):
-        return AgentCodeGen()
-    raise InvalidInput(f"unknown code generator {name!r}; expected 'offline' or 'agent'")
+    if choice in ("agent", AgentCodeGen.name):
+        return AgentCodeGen(model=agent_model)
+    raise InvalidInput(f"unknown code generator {choice!r}; expected 'offline' or 'agent'")

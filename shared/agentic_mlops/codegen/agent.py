@@ -34,8 +34,6 @@ from agentic_mlops.domain import MLOpsProjectState
 
 logger = logging.getLogger(__name__)
 
-CODEGEN_ENV = "AGENTIC_MLOPS_CODEGEN"
-AGENT_MODEL_ENV = "AGENTIC_MLOPS_AGENT_MODEL"
 
 ALLOWED_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob")
 """The only tools the agent may use: file reads, writes and edits."""
@@ -335,21 +333,3 @@ def _run_sync(coroutine: Coroutine[Any, Any, None]) -> None:
         return
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, coroutine).result()
-
-
-def codegen_from_env(env: Mapping[str, str] | None = None) -> CodeGenProvider:
-    """The generator ``AGENTIC_MLOPS_CODEGEN`` selects: ``offline`` (default) or ``agent``.
-
-    Raises:
-        InvalidInput: for another value.
-    """
-    from agentic_mlops.codegen.offline import OfflineCodeGen
-    from agentic_mlops.errors import InvalidInput
-
-    env = os.environ if env is None else env
-    choice = (env.get(CODEGEN_ENV) or "offline").strip().lower()
-    if choice in ("offline", OfflineCodeGen.name):
-        return OfflineCodeGen()
-    if choice in ("agent", AgentCodeGen.name):
-        return AgentCodeGen(model=env.get(AGENT_MODEL_ENV) or None)
-    raise InvalidInput(f"{CODEGEN_ENV}={choice!r}: expected 'offline' or 'agent'")

@@ -38,6 +38,12 @@ CONDITIONAL_FILES: dict[str, str] = {
     "infra/terraform/ecr.tf": "ecr",
     "infra/terraform/audit.tf": "audit",
     "infra/terraform/glue.tf": "glue",
+    "infra/terraform/model_monitor.tf": "monitor",
+    "streaming/processor.py": "flink",
+    "streaming/windows.py": "flink",
+    "streaming/__init__.py": "flink",
+    "tests/test_streaming.py": "flink_features",
+    "pipelines/online_features.py": "feature_store",
     "glue/feature_job.py": "glue_etl",
     "docker/training.Dockerfile": "ecr",
 }
@@ -99,9 +105,18 @@ _FRAMEWORK_DETAILS: dict[str, dict[str, Any]] = {
 _HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "xgboost": {"max_depth": 6, "eta": 0.2, "subsample": 0.8, "num_round": 200},
     "sklearn": {"n_estimators": 200, "max_depth": 8, "min_samples_leaf": 5},
+    "sklearn-anomaly": {"n_estimators": 200, "max_samples": 256, "contamination": 0.01},
+    "sklearn-recommendation": {"neighbours": 50, "k": 10},
+    "pytorch-image": {
+        "architecture": "resnet18",
+        "epochs": 10,
+        "batch_size": 64,
+        "learning_rate": 0.0003,
+        "image_size": 224,
+    },
     "pytorch": {"epochs": 20, "batch_size": 256, "learning_rate": 0.001, "hidden_units": 128},
     "huggingface": {
-        "base_model": "meta-llama/Meta-Llama-3-8B",
+        "base_model": "meta-llama/Meta-Llama-3-8B",  # its weights: s3://<bucket>/base-models/
         "epochs": 1,
         "per_device_train_batch_size": 4,
         "learning_rate": 0.0002,
@@ -112,6 +127,21 @@ _HYPERPARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 _REGRESSION_PROBLEMS = ("regression", "forecasting")
+
+MAX_RUN_SECONDS = 28 * 24 * 3600
+"""SageMaker's limit on a training job's ``max_run`` (and ``max_wait``): 28 days."""
+
+MAX_VOLUME_GB = 16384
+"""The largest EBS volume a SageMaker job can attach (16 TiB)."""
+
+PROCESSING_GB_PER_INSTANCE = 1000.0
+"""Input one processing instance handles; above it the input is sharded over more instances."""
+
+FAST_FILE_ABOVE_GB = 100.0
+"""Above this training input, data is streamed with FastFile instead of copied (File)."""
+
+_INPUT_MODES = ("File", "FastFile", "Pipe")
+_DISTRIBUTIONS = ("none", "data_parallel", "torchrun")
 
 _MIN_LOG_RETENTION_DAYS = 365
 """Security baseline (checkov CKV_AWS_338): log groups keep at least a year of logs."""
@@ -312,6 +342,7 @@ def build_context(state: MLOpsProjectState) -> dict[str, Any]:
     if "sagemaker_training" not in comp:
         raise InvalidInput("code generation needs a plan with a sagemaker_training component")
     framework = _framework(constraints)
+    sizing = job_sizing(comp, constraints, framework["name"])
     return {
         "plan": plan,
         "c": constraints,
@@ -319,15 +350,21 @@ def build_context(state: MLOpsProjectState) -> dict[str, Any]:
         "components": plan.components,
         "human": {key: value[0] for key, value in SERVICES.items()},
         "name": project_slug(plan),
+        "model_package_group": f"{project_slug(plan)}-models",
         "has": _features(plan, comp),
         "cmk": "kms" in comp,
         "framework": framework,
         "task": _task(constraints, framework["family"]),
         "hyperparameters": _hyperparameters(framework["name"], constraints),
-        "data": _data(comp),
+        "data": _data(comp, framework["name"]),
         **_serving(comp),
-        "training": _training(comp["sagemaker_training"], constraints, state),
+        "training": {
+            **_training(comp["sagemaker_training"], constraints, state),
+            **sizing["training"],
+        },
+        "processing": sizing["processing"],
         "schedules": _schedules(comp),
+        "monitor": _monitor(plan, comp),
         **_sizing(plan, constraints, comp),
         "approval": _approval(state),
         "cost": state.cost,
@@ -368,6 +405,7 @@ def _features(plan: Plan, comp: dict[str, Component]) -> dict[str, bool]:
         "streaming": bool(services & {"kinesis_data_streams", "managed_flink"}),
         "kinesis": "kinesis_data_streams" in services,
         "flink": "managed_flink" in services,
+        "flink_features": {"managed_flink", "sagemaker_feature_store"} <= services,
         "feature_store": "sagemaker_feature_store" in services,
         "scheduler": "eventbridge_scheduler" in services
         and schedule.startswith(("cron(", "rate(")),
@@ -400,7 +438,11 @@ def _framework(constraints: ConstraintSchema) -> dict[str, str]:
     problem = (constraints.problem_type or "").lower()
     if "llm" in problem:
         used = "huggingface"
-    elif constraints.gpu_required or problem in ("computer_vision", "nlp", "deep_learning"):
+    elif problem == "anomaly_detection":
+        used = "sklearn"  # unsupervised: an isolation forest needs no labels
+    elif problem == "recommendation":
+        used = "sklearn"  # item-to-item collaborative filtering, served by its container
+    elif problem == "computer_vision" or constraints.gpu_required or problem in ("nlp",):
         used = "pytorch"
     else:
         used = "xgboost"
@@ -409,6 +451,12 @@ def _framework(constraints: ConstraintSchema) -> dict[str, str]:
 
 
 def _hyperparameters(framework: str, constraints: ConstraintSchema) -> dict[str, Any]:
+    if framework == "sklearn" and constraints.problem_type == "anomaly_detection":
+        return dict(_HYPERPARAMETERS["sklearn-anomaly"])
+    if framework == "sklearn" and constraints.problem_type == "recommendation":
+        return dict(_HYPERPARAMETERS["sklearn-recommendation"])
+    if framework == "pytorch" and constraints.problem_type == "computer_vision":
+        return dict(_HYPERPARAMETERS["pytorch-image"])
     values = dict(_HYPERPARAMETERS[framework])
     if framework == "xgboost":
         regression = (constraints.problem_type or "") in _REGRESSION_PROBLEMS
@@ -417,9 +465,11 @@ def _hyperparameters(framework: str, constraints: ConstraintSchema) -> dict[str,
     return values
 
 
-def _data(comp: dict[str, Component]) -> dict[str, Any]:
+def _data(comp: dict[str, Component], framework: str = "") -> dict[str, Any]:
     glue = "glue_etl" in comp
+    extra = {"base_model_prefix": "base-models/"} if framework == "huggingface" else {}
     return {
+        **extra,
         "input_prefix": "processed/features/" if glue else "raw/",
         "label": "label",
         "id_column": "entity_id" if glue else "id",
@@ -438,8 +488,34 @@ def _serving(comp: dict[str, Component]) -> dict[str, list[str]]:
 
 
 def _task(constraints: ConstraintSchema, family: str) -> dict[str, Any]:
+    return {"forecasting": False, **_task_kind(constraints, family)}
+
+
+def _task_kind(constraints: ConstraintSchema, family: str) -> dict[str, Any]:
     if family == "llm":
         return {"kind": "llm", "metric": "perplexity", "threshold": 20.0, "higher": False}
+    if family == "deep" and constraints.problem_type == "computer_vision":
+        # images: a classifier fine-tuned on GPU, gated on the held-out test accuracy
+        return {"kind": "image", "metric": "accuracy", "threshold": 0.8, "higher": True}
+    if family == "tabular" and constraints.problem_type == "recommendation":
+        # ranked items: a user's next interaction must be among the top 10 recommended
+        return {
+            "kind": "recommendation",
+            "metric": "hit_rate_at_10",
+            "threshold": 0.05,
+            "higher": True,
+        }
+    if constraints.problem_type == "anomaly_detection":
+        # unsupervised: the gate bounds the share of held-out records flagged as anomalies
+        return {"kind": "anomaly", "metric": "anomaly_rate", "threshold": 0.05, "higher": False}
+    if constraints.problem_type == "forecasting":
+        return {
+            "kind": "regression",
+            "forecasting": True,
+            "metric": "r2",
+            "threshold": 0.5,
+            "higher": True,
+        }
     if (constraints.problem_type or "") in _REGRESSION_PROBLEMS:
         return {"kind": "regression", "metric": "r2", "threshold": 0.5, "higher": True}
     return {"kind": "binary", "metric": "auc", "threshold": 0.75, "higher": True}
@@ -457,15 +533,85 @@ def _spot_reason(constraints: ConstraintSchema, state: MLOpsProjectState, planne
     return "chosen by the planner" if planned else "not requested (on-demand training)"
 
 
+def volume_gb(data_gb: float | None, instances: int = 1, floor_gb: int = 30) -> int:
+    """Return the EBS volume per instance for a job reading ``data_gb`` over ``instances``.
+
+    The one source of the derived volume size: each instance holds its share of the input
+    and as much again for outputs and scratch, at least ``floor_gb``, at most 16 TiB.
+
+    Args:
+        data_gb: The stated data volume (None: unknown, the floor is used).
+        instances: Instances sharing the input.
+        floor_gb: The smallest volume.
+
+    Returns:
+        The volume size in GB.
+    """
+    share = float(data_gb or 0.0) / max(1, instances)
+    return int(min(MAX_VOLUME_GB, max(floor_gb, math.ceil(share * 2 + 10))))
+
+
+def job_sizing(
+    comp: dict[str, Component], constraints: ConstraintSchema, framework: str
+) -> dict[str, dict[str, Any]]:
+    """Return the processing and training sizes: the plan's facts, derived where missing.
+
+    Processing is sharded over more instances when the input exceeds what one instance
+    handles; training streams large or image inputs with FastFile and runs on several
+    instances only with a distribution strategy (XGBoost distributes natively over sharded
+    input; PyTorch needs ``torchrun``).
+    """
+    data_gb = constraints.data_volume_gb
+    processing = comp.get("sagemaker_processing") or comp.get("glue_etl")
+    pcfg = processing.config if processing else {}
+    p_count = int(pcfg.get("instance_count") or 0) or max(
+        1, min(20, math.ceil(float(data_gb or 0) / PROCESSING_GB_PER_INSTANCE))
+    )
+    tcfg = comp["sagemaker_training"].config
+    t_count = int(tcfg.get("instance_count", 1))
+    image = (constraints.problem_type or "") == "computer_vision"
+    mode = str(tcfg.get("input_mode") or "")
+    if mode not in _INPUT_MODES:
+        mode = "FastFile" if image or float(data_gb or 0) > FAST_FILE_ABOVE_GB else "File"
+    distribution = str(tcfg.get("distribution") or "")
+    if distribution not in _DISTRIBUTIONS:
+        distribution = "none"
+    if t_count > 1 and distribution == "none" and framework in ("pytorch", "huggingface"):
+        distribution = "torchrun"
+    if t_count > 1 and distribution == "none" and framework == "sklearn":
+        t_count = 1  # scikit-learn cannot train across instances
+    streamed = mode in ("FastFile", "Pipe")
+    return {
+        "processing": {
+            "instance_type": str(pcfg.get("instance_type", "ml.m5.xlarge")),
+            "instance_count": p_count,
+            # images are only listed (the keys), never copied to the processing volume
+            "volume_size_gb": int(
+                pcfg.get("volume_size_gb") or volume_gb(0 if image else data_gb, p_count)
+            ),
+        },
+        "training": {
+            "instance_count": t_count,
+            "input_mode": mode,
+            "distribution": distribution,
+            "volume_size_gb": int(
+                tcfg.get("volume_size_gb") or volume_gb(0 if streamed else data_gb, t_count)
+            ),
+        },
+    }
+
+
 def _training(
     component: Component, constraints: ConstraintSchema, state: MLOpsProjectState
 ) -> dict[str, Any]:
     cfg = component.config
     hours = float(cfg.get("hours_per_run", 1.0))
-    planned = cfg.get("spot") is True
+    planned = bool(cfg.get("use_spot", cfg.get("spot")) is True)
     spot = planned if constraints.use_spot_training is None else constraints.use_spot_training
-    max_run = max(3600, math.ceil(hours * 3600 * 1.5))
+    planned_max = float(cfg.get("max_run_hours", 0) or 0) * 3600
+    max_run = min(MAX_RUN_SECONDS, int(planned_max) or max(3600, math.ceil(hours * 5400)))
     max_wait = max(max_run, math.ceil(float(cfg.get("max_wait_hours", hours * 2)) * 3600))
+    max_wait = min(MAX_RUN_SECONDS, max_wait)
     return {
         "instance_type": str(cfg["instance_type"]),
         "instance_count": int(cfg.get("instance_count", 1)),
@@ -476,6 +622,29 @@ def _training(
         "max_wait_seconds": max_wait,
         "spot_reason": _spot_reason(constraints, state, planned),
         "checkpoints": bool(spot or cfg.get("checkpoint_s3")),
+    }
+
+
+@cache
+def _monitor_images() -> dict[str, Any]:
+    text = resources.files("agentic_mlops.codegen").joinpath("model_monitor_images.json")
+    return json.loads(text.read_text("utf-8"))
+
+
+def _monitor(plan: Plan, comp: dict[str, Component]) -> dict[str, Any]:
+    """Return the Model Monitor job's image, instance and schedule (hourly on an endpoint)."""
+    component = comp.get("sagemaker_model_monitor")
+    images = _monitor_images()
+    account = images["registries"].get(plan.region)
+    if component is not None and account is None:
+        raise InvalidInput(f"Model Monitor has no analyzer image in {plan.region}")
+    cfg = component.config if component else {}
+    return {
+        "image_account": account or "",
+        "image_repository": images["repository"],
+        "instance_type": str(cfg.get("instance_type", "ml.m5.xlarge")),
+        "volume_size_gb": int(cfg.get("volume_size_gb", 30)),
+        "schedule": "cron(0 * ? * * *)" if "sagemaker_endpoint" in comp else "cron(0 6 ? * * *)",
     }
 
 

@@ -1,26 +1,30 @@
-"""Validation of the generated repository in a sandbox before it is bundled."""
+"""Validation of the generated repository in a sandbox before it is bundled.
 
-from agentic_mlops.validation.reports import build_report, render_reports
-from agentic_mlops.validation.sandbox import (
-    Sandbox,
-    SandboxResult,
-    describe_isolation,
-    run_sandboxed,
-)
-from agentic_mlops.validation.validators import (
-    checkov_severity,
-    loaded_distributions,
-    validate_repository,
-)
+The names below are imported on first use: the validators pull in hcl2, detect-secrets and
+the sandbox, which a process reading only its settings (``validation.config``) never needs.
+"""
 
-__all__ = [
-    "Sandbox",
-    "SandboxResult",
-    "build_report",
-    "checkov_severity",
-    "describe_isolation",
-    "loaded_distributions",
-    "render_reports",
-    "run_sandboxed",
-    "validate_repository",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_report": "agentic_mlops.validation.reports",
+    "render_reports": "agentic_mlops.validation.reports",
+    "Sandbox": "agentic_mlops.validation.sandbox",
+    "SandboxResult": "agentic_mlops.validation.sandbox",
+    "describe_isolation": "agentic_mlops.validation.sandbox",
+    "run_sandboxed": "agentic_mlops.validation.sandbox",
+    "checkov_severity": "agentic_mlops.validation.validators",
+    "loaded_distributions": "agentic_mlops.validation.validators",
+    "validate_repository": "agentic_mlops.validation.validators",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

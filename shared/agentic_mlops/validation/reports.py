@@ -14,6 +14,7 @@ from agentic_mlops.domain.delivery import (
     FindingSeverity,
     ValidationFinding,
     ValidationReport,
+    ValidationSkip,
     ValidatorResult,
 )
 
@@ -37,8 +38,9 @@ def sorted_result(result: ValidatorResult) -> ValidatorResult:
 def build_report(results: Iterable[ValidatorResult], isolation: str) -> ValidationReport:
     """Combine validator results into a report.
 
-    ``passed`` is true when no finding is high or critical and no validator errored;
-    ``skipped`` validators do not fail the report, but are never shown as passed.
+    The outcome is ``failed`` when any validator failed or errored (or a finding is high or
+    critical), else ``passed_with_skips`` when any validator was skipped (each skip listed
+    with its reason), else ``passed``. ``passed`` is true unless the outcome is ``failed``.
     """
     ordered = [sorted_result(r) for r in results]
     counts = dict.fromkeys(SEVERITIES, 0)
@@ -46,9 +48,17 @@ def build_report(results: Iterable[ValidatorResult], isolation: str) -> Validati
         for finding in result.findings:
             counts[finding.severity] += 1
     blocking = any(counts[s] for s in BLOCKING_SEVERITIES)
-    errored = any(r.status == "error" for r in ordered)
+    failing = any(r.status in ("failed", "error") for r in ordered)
+    skips = [
+        ValidationSkip(validator=r.name, reason=r.detail or "no reason given")
+        for r in ordered
+        if r.status == "skipped"
+    ]
+    outcome = "failed" if blocking or failing else "passed_with_skips" if skips else "passed"
     return ValidationReport(
-        passed=not blocking and not errored,
+        passed=outcome != "failed",
+        outcome=outcome,
+        skips=skips,
         counts=counts,
         validators=ordered,
         isolation=isolation,
@@ -63,6 +73,8 @@ def report_document(report: ValidationReport) -> dict[str, Any]:
         validators.append(data)
     return {
         "passed": report.passed,
+        "outcome": report.outcome,
+        "skips": [skip.model_dump(mode="json") for skip in report.skips],
         "counts": {s: report.counts.get(s, 0) for s in SEVERITIES},
         "isolation": report.isolation,
         "validators": validators,
@@ -76,13 +88,21 @@ def render_json(report: ValidationReport) -> str:
 
 def render_markdown(report: ValidationReport) -> str:
     """Render the human-readable summary: totals, one section per validator."""
-    verdict = "PASSED" if report.passed else "FAILED"
+    verdict = {"passed": "PASSED", "passed_with_skips": "PASSED WITH SKIPS"}.get(
+        report.outcome, "FAILED"
+    )
     lines = [
         "# Validation report",
         "",
         f"**Result:** {verdict}  ",
         f"**Isolation:** {_cell(report.isolation)}",
         "",
+    ]
+    if report.skips:
+        lines += ["**Skipped** (these checks did not run, so they did not pass):", ""]
+        lines += [f"- {skip.validator}: {_cell(skip.reason)}" for skip in report.skips]
+        lines.append("")
+    lines += [
         "| Severity | Count |",
         "| --- | ---: |",
         *(f"| {s} | {report.counts.get(s, 0)} |" for s in SEVERITIES),

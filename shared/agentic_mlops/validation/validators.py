@@ -1,10 +1,17 @@
 """Validators of a generated repository, run in the sandbox before it is bundled.
 
 :func:`validate_repository` writes the files into a fresh temporary directory and runs
-ruff, an HCL parse of every ``.tf`` file, ``terraform validate``, checkov, detect-secrets
-and the generated tests. Programs run through :func:`~agentic_mlops.validation.sandbox.
-run_sandboxed` (no network, clean environment, time limit); the HCL parse and the secret
-scan run in-process because they only read text.
+what the repository's own CI and deploy would run: its lint (``ruff check .`` with the
+repository's configuration), its tests, ``terraform fmt -check``, ``terraform validate``
+(with a provider mirror), the SageMaker pipeline build and upsert of its deploy workflow
+against a moto server (see :mod:`agentic_mlops.validation.pipeline`); and the platform's
+own checks: an HCL parse of every ``.tf`` file, checkov, the policy checks on the
+generated Terraform and a secret scan. Programs run through
+:func:`~agentic_mlops.validation.sandbox.run_sandboxed` (no network, clean environment,
+time limit), the Python ones with the validators' own tools
+(:class:`~agentic_mlops.validation.tools.ValidationTools`); the HCL parse and the
+secret scan run in-process because they only read text. A tool that is missing makes
+its validator ``skipped`` with the reason, never ``passed`` and never ``failed``.
 
 checkov is never imported here: its forks of python-hcl2 and detect-secrets would shadow
 the originals, so it lives in its own virtualenv and runs as a program.
@@ -23,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path, PurePosixPath
@@ -34,18 +41,23 @@ from detect_secrets import SecretsCollection
 from detect_secrets.settings import default_settings
 
 from agentic_mlops.domain.delivery import ValidationFinding, ValidationReport, ValidatorResult
-from agentic_mlops.persistence.database import platform_home
+from agentic_mlops.validation.iac_policy import IacExpectations, check_iac_policy
+from agentic_mlops.validation.pipeline import run_tests_and_pipeline
 from agentic_mlops.validation.reports import build_report, render_reports
 from agentic_mlops.validation.sandbox import SandboxResult, describe_isolation, run_sandboxed
+from agentic_mlops.validation.tools import CHECKOV_ENV, TF_PLUGIN_DIR_ENV, ValidationTools
+from agentic_mlops.validation.workspace import (
+    MAX_MESSAGE,
+    Workspace,
+    sandbox_failure,
+)
 
 logger = logging.getLogger(__name__)
 
-CHECKOV_ENV = "AGENTIC_MLOPS_CHECKOV"
-TERRAFORM_ENV = "AGENTIC_MLOPS_TERRAFORM"
-TF_PLUGIN_DIR_ENV = "AGENTIC_MLOPS_TF_PLUGIN_DIR"
 TERRAFORM_DIR = "infra/terraform"
 EXPECTED_DISTRIBUTIONS = {"hcl2": "python-hcl2", "detect_secrets": "detect-secrets"}
-RUFF_ARGS = ["check", "--no-cache", "--isolated", "--select", "E,F,W,I,B", "--line-length", "100"]
+LINT_COMMAND = ["ruff", "check", "."]
+"""The generated repository's CI lint step, run with the repository's own configuration."""
 CHECKOV_ARGS = ["--framework", "terraform", "--skip-download", "-o", "json", "--compact"]
 _OFFLINE_INIT_MARKERS = (
     "Failed to query available provider packages",
@@ -55,8 +67,9 @@ _OFFLINE_INIT_MARKERS = (
     "Error accessing remote module registry",
     "Failed to resolve provider packages",
 )
-_MAX_MESSAGE = 300
 _SECRETS_LOCK = threading.Lock()
+
+
 _TEMP_PATH = re.compile(r"/[^\s'\"]*agentic-mlops-(?:sandbox|validate)-[^\s/'\"]*")
 
 
@@ -123,46 +136,26 @@ def checkov_severity(check_id: str, reported: str | None = None) -> str:
     return default
 
 
-@dataclass
-class Workspace:
-    """The generated repository on disk and what the validators share."""
-
-    files: dict[str, str]
-    root: Path
-    scratch: Path
-    timeout_s: float
-    secret_values: set[str] = field(default_factory=set)
-
-    def has(self, prefix: str) -> bool:
-        """Return whether any file lives under the folder ``prefix``."""
-        return any(p.startswith(prefix.rstrip("/") + "/") for p in self.files)
-
-    def relative(self, path: str) -> str:
-        """Return ``path`` (absolute, or relative to the root) as a POSIX repository path."""
-        candidate = Path(path)
-        if candidate.is_absolute():
-            try:
-                candidate = candidate.resolve().relative_to(self.root.resolve())
-            except ValueError:
-                return path
-        return candidate.as_posix().removeprefix("./")
-
-
 def validate_repository(
     files: dict[str, str],
     *,
     timeout_s: float = 120.0,
     checkov: str | None = None,
     terraform: str | None = None,
+    tools: ValidationTools | None = None,
+    expectations: IacExpectations | None = None,
 ) -> tuple[ValidationReport, dict[str, str]]:
     """Validate a generated repository in the sandbox.
 
     Args:
         files: POSIX relative path -> text content.
         timeout_s: Time limit of each sandboxed command.
-        checkov: The checkov binary (default: ``$AGENTIC_MLOPS_CHECKOV``, then
-            ``platform_home()/tools/checkov/bin/checkov``, then ``PATH``).
-        terraform: The terraform binary (default: ``$AGENTIC_MLOPS_TERRAFORM``, then ``PATH``).
+        checkov: The checkov binary (only this one; default: the tools' checkov).
+        terraform: The terraform binary (only this one; default: the tools' terraform).
+        tools: Where the tools are (the composition resolves them from the settings;
+            default :meth:`ValidationTools.defaults`).
+        expectations: What the approved plan requires of the generated Terraform (private
+            networking, encryption, monitoring, audit); None skips the policy check.
 
     Returns:
         The report and its renderings ``{"reports/validation.json": ..., ".md": ...}``.
@@ -170,32 +163,53 @@ def validate_repository(
     Raises:
         ValueError: if a path is absolute or leaves the repository.
     """
+    tools = tools or ValidationTools.defaults()
+    if checkov is not None or terraform is not None:
+        tools = replace(
+            tools,
+            checkov=_explicit(checkov) if checkov is not None else tools.checkov,
+            terraform=_explicit(terraform) if terraform is not None else tools.terraform,
+        )
     with tempfile.TemporaryDirectory(prefix="agentic-mlops-validate-") as tmp:
-        ws = Workspace(dict(files), Path(tmp) / "repo", Path(tmp) / "scratch", timeout_s)
+        ws = Workspace(dict(files), Path(tmp) / "repo", Path(tmp) / "scratch", timeout_s, tools)
         write_files(ws.root, files)
         ws.scratch.mkdir()
-        # Two lanes run side by side: the Terraform tools share infra/terraform (terraform
-        # init writes .terraform/ there, which checkov must not see half-written), while
-        # the secret scan and the generated tests touch nothing they share.
+        # Three lanes run side by side: the Terraform tools share infra/terraform (terraform
+        # init writes .terraform/ in its own copy; checkov must not see it half-written);
+        # lint, the secret scan and the generated tests only read the repository; the
+        # pipeline build and upsert works in a copy of its own.
         lanes: list[list[tuple[str, Callable[[], ValidatorResult]]]] = [
             [
-                ("ruff", lambda: run_ruff(ws)),
                 ("terraform-parse", lambda: parse_terraform(ws)),
-                ("terraform-validate", lambda: validate_terraform(ws, terraform)),
-                ("checkov", lambda: run_checkov(ws, checkov)),
+                ("terraform-fmt", lambda: check_terraform_format(ws)),
+                ("terraform-validate", lambda: validate_terraform(ws)),
+                ("iac-policy", lambda: check_iac_policy(ws.files, expectations)),
+                ("checkov", lambda: run_checkov(ws)),
             ],
             [
+                ("lint", lambda: run_lint(ws)),
                 ("secrets", lambda: scan_secrets(ws)),
-                ("tests", lambda: run_tests(ws)),
+            ],
+            [
+                # one process of the validators' Python runs the tests, then the upsert
+                ("tests+pipeline", lambda: run_tests_and_pipeline(ws)),
             ],
         ]
         with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
             done = pool.map(lambda lane: [_timed(name, step) for name, step in lane], lanes)
             results = [result for lane_results in done for result in lane_results]
+        results = [
+            r for result in results for r in (result if isinstance(result, list) else [result])
+        ]
         replacements = _replacements(ws)
         results = [_scrub(r, replacements) for r in results]
     report = build_report(results, describe_isolation())
     return report, render_reports(report)
+
+
+def _explicit(path: str) -> str | None:
+    """Return ``path`` when it is an executable file (an explicit tool choice, no fallback)."""
+    return path if Path(path).is_file() and os.access(path, os.X_OK) else None
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -209,15 +223,22 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def _timed(name: str, step: Callable[[], ValidatorResult]) -> ValidatorResult:
-    """Run one validator, turning an unexpected exception into an ``error`` result."""
+def _timed(
+    name: str, step: Callable[[], ValidatorResult | list[ValidatorResult]]
+) -> ValidatorResult | list[ValidatorResult]:
+    """Run one validator, turning an unexpected exception into an ``error`` result.
+
+    A step that returns several results (one process, several validators) sets their
+    durations itself.
+    """
     started = time.perf_counter()
     try:
         result = step()
     except Exception as exc:  # a validator bug must not hide the others' results
         logger.exception("validator %s crashed", name)
         result = ValidatorResult(name=name, status="error", detail=f"{type(exc).__name__}: {exc}")
-    result.duration_ms = (time.perf_counter() - started) * 1000.0
+    if isinstance(result, ValidatorResult):
+        result.duration_ms = (time.perf_counter() - started) * 1000.0
     return result
 
 
@@ -262,26 +283,14 @@ def _count_detail(findings: list[ValidationFinding]) -> str:
     return _plural(len(findings), "finding") if findings else "no findings"
 
 
-def _tail(text: str, limit: int = _MAX_MESSAGE) -> str:
-    """Return the last ``limit`` characters of ``text``, on one line."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else "..." + flat[-limit:]
+# --- lint ---------------------------------------------------------------------------------
 
 
-def _sandbox_failure(name: str, what: str, run: SandboxResult) -> ValidatorResult:
-    """Return the ``error`` result of a program that timed out or could not report."""
-    if run.timed_out:
-        return ValidatorResult(name=name, status="error", detail=f"{what} timed out")
-    output = run.stderr or run.stdout
-    detail = f"{what} exited with {run.returncode}: {_tail(output)}"
-    return ValidatorResult(name=name, status="error", detail=detail)
-
-
-# --- ruff ---------------------------------------------------------------------------------
-
-
-def find_ruff() -> str | None:
-    """Return ``ruff`` from ``PATH``, else the one beside the running interpreter."""
+def find_ruff(tools: ValidationTools | None = None) -> str | None:
+    """Return ruff: the validators' tools, else ``PATH``, else beside the interpreter."""
+    installed = (tools or ValidationTools.defaults()).tool("ruff")
+    if installed:
+        return installed
     found = shutil.which("ruff")
     if found:
         return found
@@ -298,23 +307,35 @@ def ruff_severity(code: str | None) -> str:
     return "medium" if code.startswith("B") else "low"
 
 
-def run_ruff(ws: Workspace) -> ValidatorResult:
-    """Lint the Python files with ruff (E, F, W, I, B; line length 100)."""
+def run_lint(ws: Workspace) -> ValidatorResult:
+    """Run the repository's CI lint, ``ruff check .``, with the repository's own configuration.
+
+    Any diagnostic fails the validator, whatever its severity: the repository's CI would
+    fail on it too.
+    """
     if not any(p.endswith(".py") for p in ws.files):
-        return ValidatorResult(name="ruff", status="skipped", detail="no Python files")
-    ruff = find_ruff()
+        return ValidatorResult(name="lint", status="skipped", detail="no Python files")
+    ruff = find_ruff(ws.tools)
     if ruff is None:
-        return ValidatorResult(name="ruff", status="skipped", detail="ruff binary not found")
-    argv = [ruff, *RUFF_ARGS, "--output-format", "json", "."]
+        return ValidatorResult(name="lint", status="skipped", detail="ruff not found")
+    argv = [ruff, *LINT_COMMAND[1:-1], "--no-cache", "--output-format", "json", "."]
     run = run_sandboxed(argv, ws.root, timeout_s=ws.timeout_s)
     if run.timed_out or run.returncode not in (0, 1):
-        return _sandbox_failure("ruff", "ruff", run)
+        return sandbox_failure("lint", "ruff", run)
     try:
         diagnostics = json.loads(run.stdout or "[]")
     except json.JSONDecodeError:
-        return _sandbox_failure("ruff", "ruff (unreadable output)", run)
+        return sandbox_failure("lint", "ruff (unreadable output)", run)
     findings = [_ruff_finding(ws, d) for d in diagnostics]
-    return _result("ruff", findings, _count_detail(findings))
+    command = " ".join(LINT_COMMAND)
+    if not findings:
+        return ValidatorResult(name="lint", status="passed", detail=f"{command}: no findings")
+    return ValidatorResult(
+        name="lint",
+        status="failed",
+        detail=f"{command} (the repository's CI lint): {_count_detail(findings)}",
+        findings=findings,
+    )
 
 
 def _ruff_finding(ws: Workspace, diagnostic: dict[str, Any]) -> ValidationFinding:
@@ -322,12 +343,12 @@ def _ruff_finding(ws: Workspace, diagnostic: dict[str, Any]) -> ValidationFindin
     code = diagnostic.get("code") or "invalid-syntax"
     location = diagnostic.get("location") or {}
     return ValidationFinding(
-        validator="ruff",
+        validator="lint",
         rule=code,
         severity=ruff_severity(diagnostic.get("code")),
         file=ws.relative(diagnostic.get("filename", "")),
         line=location.get("row"),
-        message=str(diagnostic.get("message", ""))[:_MAX_MESSAGE],
+        message=str(diagnostic.get("message", ""))[:MAX_MESSAGE],
     )
 
 
@@ -385,21 +406,6 @@ def terraform_dir(ws: Workspace) -> str | None:
 # --- terraform-validate -------------------------------------------------------------------
 
 
-def find_terraform(explicit: str | None) -> str | None:
-    """Return the terraform binary: ``explicit`` (only), else the env override, else PATH."""
-    candidate = explicit or os.environ.get(TERRAFORM_ENV) or shutil.which("terraform")
-    if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-        return candidate
-    return None
-
-
-def terraform_plugin_dir() -> Path | None:
-    """Return a local provider mirror (``$AGENTIC_MLOPS_TF_PLUGIN_DIR`` or the platform's)."""
-    explicit = os.environ.get(TF_PLUGIN_DIR_ENV)
-    candidate = Path(explicit) if explicit else platform_home() / "tools" / "terraform" / "plugins"
-    return candidate if candidate.is_dir() else None
-
-
 def _terraform_env(ws: Workspace) -> dict[str, str]:
     """Return terraform's environment: no checkpoint, no input, data outside the repo."""
     env = {
@@ -408,7 +414,7 @@ def _terraform_env(ws: Workspace) -> dict[str, str]:
         "TF_INPUT": "0",
         "TF_DATA_DIR": str(ws.scratch / "tf-data"),
     }
-    mirror = terraform_plugin_dir()
+    mirror = ws.tools.tf_plugin_dir
     config = ws.scratch / "terraformrc"
     if mirror is not None:
         config.write_text(
@@ -423,10 +429,42 @@ def _terraform_env(ws: Workspace) -> dict[str, str]:
     return env
 
 
-def validate_terraform(ws: Workspace, terraform: str | None) -> ValidatorResult:
+def check_terraform_format(ws: Workspace) -> ValidatorResult:
+    """Run the CI's ``terraform fmt -check -recursive``; each unformatted file is a finding."""
+    name = "terraform-fmt"
+    binary = ws.tools.terraform
+    if binary is None:
+        return ValidatorResult(name=name, status="skipped", detail="terraform binary not found")
+    module = terraform_dir(ws)
+    if module is None:
+        return ValidatorResult(name=name, status="skipped", detail="no terraform configuration")
+    argv = [binary, "fmt", "-check", "-recursive", "-list=true", "-no-color"]
+    run = run_sandboxed(argv, ws.root / module, timeout_s=ws.timeout_s, env=_terraform_env(ws))
+    if run.timed_out or run.returncode not in (0, 3):
+        return sandbox_failure(name, "terraform fmt", run)
+    unformatted = sorted(line.strip() for line in run.stdout.splitlines() if line.strip())
+    findings = [
+        ValidationFinding(
+            validator=name,
+            rule="terraform-fmt",
+            severity="medium",
+            file=PurePosixPath(module, path).as_posix().removeprefix("./"),
+            message="not in canonical format: terraform fmt -check fails in CI (run fmt)",
+        )
+        for path in unformatted
+    ]
+    if not findings and run.returncode != 0:
+        return sandbox_failure(name, "terraform fmt", run)
+    detail = "terraform fmt -check -recursive: " + (
+        f"{_plural(len(findings), 'file')} not formatted" if findings else "all files formatted"
+    )
+    return _result(name, findings, detail)
+
+
+def validate_terraform(ws: Workspace) -> ValidatorResult:
     """Run ``terraform init -backend=false`` and ``terraform validate -json`` offline."""
     name = "terraform-validate"
-    binary = find_terraform(terraform)
+    binary = ws.tools.terraform
     if binary is None:
         return ValidatorResult(name=name, status="skipped", detail="terraform binary not found")
     module = terraform_dir(ws)
@@ -459,7 +497,7 @@ def _init_failure(init: SandboxResult) -> ValidatorResult:
             "(terraform providers mirror DIR) to validate"
         )
         return ValidatorResult(name="terraform-validate", status="skipped", detail=detail)
-    return _sandbox_failure("terraform-validate", "terraform init", init)
+    return sandbox_failure("terraform-validate", "terraform init", init)
 
 
 def _validate_result(run: SandboxResult, module: str) -> ValidatorResult:
@@ -467,7 +505,7 @@ def _validate_result(run: SandboxResult, module: str) -> ValidatorResult:
     try:
         data = json.loads(run.stdout)
     except json.JSONDecodeError:
-        return _sandbox_failure("terraform-validate", "terraform validate", run)
+        return sandbox_failure("terraform-validate", "terraform validate", run)
     findings = [_tf_diagnostic(d, module) for d in data.get("diagnostics", [])]
     detail = "valid" if data.get("valid") else f"invalid: {data.get('error_count', 0)} errors"
     return _result("terraform-validate", findings, detail)
@@ -486,36 +524,26 @@ def _tf_diagnostic(diagnostic: dict[str, Any], module: str) -> ValidationFinding
         severity="high" if diagnostic.get("severity") == "error" else "low",
         file=path,
         line=(where.get("start") or {}).get("line"),
-        message=f"{summary}: {detail}"[:_MAX_MESSAGE] if detail else summary,
+        message=f"{summary}: {detail}"[:MAX_MESSAGE] if detail else summary,
     )
 
 
 # --- checkov ------------------------------------------------------------------------------
 
 
-def find_checkov(explicit: str | None) -> str | None:
-    """Return checkov: ``explicit`` (only), else the env override, the platform's, PATH."""
+def find_checkov(explicit: str | None, tools: ValidationTools | None = None) -> str | None:
+    """Return checkov: ``explicit`` (only), else the tools' (setting, installed, PATH)."""
     if explicit is not None:
-        candidates = [explicit]
-    else:
-        installed = platform_home() / "tools" / "checkov" / "bin" / "checkov"
-        candidates = [
-            os.environ.get(CHECKOV_ENV) or "",
-            str(installed),
-            shutil.which("checkov") or "",
-        ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+        return _explicit(explicit)
+    return (tools or ValidationTools.defaults()).checkov
 
 
-def run_checkov(ws: Workspace, checkov: str | None) -> ValidatorResult:
+def run_checkov(ws: Workspace) -> ValidatorResult:
     """Scan the Terraform with checkov (offline) and map check ids to severities."""
-    binary = find_checkov(checkov)
+    binary = ws.tools.checkov
     if binary is None:
         detail = (
-            f"checkov not found (argument, ${CHECKOV_ENV}, platform_home()/tools/checkov, PATH); "
+            f"checkov not found (${CHECKOV_ENV}, $AGENTIC_MLOPS_HOME/tools/checkov, PATH); "
             "scripts/bootstrap installs it"
         )
         return ValidatorResult(name="checkov", status="skipped", detail=detail)
@@ -525,10 +553,10 @@ def run_checkov(ws: Workspace, checkov: str | None) -> ValidatorResult:
     argv = [binary, "-d", target, *CHECKOV_ARGS]
     run = run_sandboxed(argv, ws.root, timeout_s=ws.timeout_s, env={"BC_SKIP_MAPPING": "TRUE"})
     if run.timed_out or run.returncode not in (0, 1):
-        return _sandbox_failure("checkov", "checkov", run)
+        return sandbox_failure("checkov", "checkov", run)
     reports = parse_checkov_output(run.stdout)
     if reports is None:
-        return _sandbox_failure("checkov", "checkov (unreadable output)", run)
+        return sandbox_failure("checkov", "checkov (unreadable output)", run)
     findings = [f for report in reports for f in _checkov_findings(ws, report, target)]
     return _result("checkov", findings, _checkov_detail(reports))
 
@@ -604,7 +632,7 @@ def _checkov_check(
         severity=severity,
         file=_checkov_path(ws, check, target),
         line=lines[0],
-        message=message[:_MAX_MESSAGE],
+        message=message[:MAX_MESSAGE],
     )
 
 
@@ -649,47 +677,3 @@ def scan_secrets(ws: Workspace) -> ValidatorResult:
     return _result(
         "secrets", findings, f"{_plural(len(absolute), 'file')} scanned, {_count_detail(findings)}"
     )
-
-
-# --- tests --------------------------------------------------------------------------------
-
-_PYTEST_TIME = re.compile(r"\s+in\s+[0-9.]+s(\s*\([^)]*\))?\s*$")
-_PYTEST_SUMMARY = re.compile(r"\b\d+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b")
-
-
-def run_tests(ws: Workspace) -> ValidatorResult:
-    """Run the generated tests with pytest in the sandbox (repository root as cwd)."""
-    if not ws.has("tests"):
-        return ValidatorResult(name="tests", status="skipped", detail="no tests/ folder")
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
-    env = {"PYTHONPATH": str(ws.root / "src")} if ws.has("src") else None
-    run = run_sandboxed(argv, ws.root, timeout_s=ws.timeout_s, env=env)
-    summary = pytest_summary(run.stdout)
-    if run.timed_out:
-        return _tests_failed(f"generated tests timed out after {ws.timeout_s:g}s", run)
-    if run.returncode == 0:
-        return ValidatorResult(name="tests", status="passed", detail=summary)
-    if run.returncode == 5:
-        return ValidatorResult(name="tests", status="skipped", detail="no tests collected")
-    if run.returncode in (1, 2):
-        return _tests_failed(f"generated tests failed: {summary}", run)
-    return _sandbox_failure("tests", "pytest", run)
-
-
-def pytest_summary(stdout: str) -> str:
-    """Return pytest's closing counts without the timing, e.g. ``1 failed, 2 passed``."""
-    for line in reversed(stdout.splitlines()):
-        text = line.strip().strip("=").strip()
-        if _PYTEST_SUMMARY.search(text):
-            return _PYTEST_TIME.sub("", text)
-    return "no summary line"
-
-
-def _tests_failed(message: str, run: SandboxResult) -> ValidatorResult:
-    """Return the failed result with one high finding and the failing test ids."""
-    failing = re.findall(r"^(?:FAILED|ERROR) (\S+)", run.stdout, flags=re.MULTILINE)
-    detail = "failing: " + ", ".join(sorted(set(failing))[:20]) if failing else ""
-    finding = ValidationFinding(
-        validator="tests", rule="tests-failed", severity="high", file="tests", message=message
-    )
-    return ValidatorResult(name="tests", status="failed", detail=detail, findings=[finding])

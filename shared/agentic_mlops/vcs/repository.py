@@ -11,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
-import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,8 @@ from dulwich.repo import Repo
 from agentic_mlops.artifacts.bundle import UnsafePath, normalize_path
 from agentic_mlops.domain.delivery import CommitRef
 from agentic_mlops.errors import Conflict, InvalidInput, NotFound
+from agentic_mlops.vcs.config import DEFAULT_AUTHOR
 
-REPOS_DIR_ENV = "AGENTIC_MLOPS_REPOS_DIR"
-DEFAULT_AUTHOR = "agentic-mlops <platform@agentic-mlops.local>"
 MAIN_REF = b"refs/heads/main"
 DECISION_REF_PREFIX = "refs/decision-sets/"
 TRAILER = "Decision-Set"
@@ -58,23 +56,23 @@ def _safe_id(value: str, what: str) -> str:
     return value
 
 
-def repository_path(project_id: str, env: Mapping[str, str] | None = None) -> Path:
-    """Return the folder of a project's repository.
-
-    ``$AGENTIC_MLOPS_REPOS_DIR/{project_id}`` when set, else
-    ``platform_home(env)/repos/{project_id}``.
+def repository_path(project_id: str, root: Path) -> Path:
+    """Return the folder of a project's repository: ``root/{project_id}``.
 
     Raises:
         InvalidInput: if ``project_id`` is not a safe folder name.
     """
-    env = os.environ if env is None else env
     _safe_id(project_id, "project id")
-    explicit = env.get(REPOS_DIR_ENV)
-    if explicit:
-        return Path(explicit).expanduser() / project_id
-    from agentic_mlops.persistence.database import platform_home
+    return root.expanduser() / project_id
 
-    return platform_home(env) / "repos" / project_id
+
+def repositories_under(root: Path) -> Callable[[str], ProjectRepository]:
+    """A factory opening each project's repository under ``root``."""
+
+    def open_repository(project_id: str) -> ProjectRepository:
+        return ProjectRepository.open(repository_path(project_id, root))
+
+    return open_repository
 
 
 def _encode_files(files: Mapping[str, str | bytes]) -> dict[bytes, bytes]:
