@@ -1,0 +1,117 @@
+"""The web stack: a private bucket served by CloudFront (origin access control) holding the
+single-page app (``web/dist``, or a placeholder page until it is built)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infra import nag
+from infra.config import DeploymentConfig
+from infra.packaging import ROOT
+
+WEB_DIST = ROOT / "web" / "dist"
+PLACEHOLDER = Path(__file__).resolve().parent.parent / "site"
+
+
+def site_source() -> Path:
+    """``web/dist`` when it holds a build (an ``index.html``), else the placeholder page."""
+    return WEB_DIST if (WEB_DIST / "index.html").is_file() else PLACEHOLDER
+
+
+class WebStack(Stack):
+    """The SPA's bucket and distribution; ``config.json`` is written by the API stack."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig,
+                 **kwargs: object) -> None:  # fmt: skip
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        self.logs = s3.Bucket(
+            self,
+            "CdnLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            # CloudFront's standard logs are delivered with ACLs.
+            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=Duration.days(90),
+                                              noncurrent_version_expiration=Duration.days(7))],
+            removal_policy=removal,
+        )  # fmt: skip
+        nag.acknowledge(self.logs, "AwsSolutions-S1",
+                        "This bucket receives CloudFront's and the site bucket's access logs;"
+                        " logging it would log into itself.")  # fmt: skip
+        self.site = s3.Bucket(
+            self,
+            "Site",
+            bucket_name=config.bucket_name("site"),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.logs,
+            server_access_logs_prefix="site/",
+            lifecycle_rules=[s3.LifecycleRule(id="old-versions",
+                                              noncurrent_version_expiration=Duration.days(30))],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=False,
+        )  # fmt: skip
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Cdn",
+            comment=config.name("web"),
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.site),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+            ),
+            error_responses=[
+                cloudfront.ErrorResponse(http_status=code, response_http_status=200,
+                                         response_page_path="/index.html",
+                                         ttl=Duration.seconds(0))
+                for code in (403, 404)
+            ],
+            enable_logging=True,
+            log_bucket=self.logs,
+            log_file_prefix="cdn/",
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+        )  # fmt: skip
+        for finding, reason in (
+            ("AwsSolutions-CFR1", "The app is for a team anywhere; access is by Cognito"
+                                  " sign-in, not by country."),
+            ("AwsSolutions-CFR2", "No WAF by default (about $6/month more): the distribution"
+                                  " serves static files; the APIs need Cognito tokens."),
+            ("AwsSolutions-CFR4", "Served on the default *.cloudfront.net certificate, which"
+                                  " CloudFront pins to TLSv1; a custom domain with an ACM"
+                                  " certificate gets TLSv1.2_2021 (already configured)."),
+        ):  # fmt: skip
+            nag.acknowledge(self.distribution, finding, reason)
+        site = s3deploy.BucketDeployment(
+            self,
+            "SiteContent",
+            destination_bucket=self.site,
+            sources=[s3deploy.Source.asset(str(site_source()))],
+            exclude=["config.json"],
+            prune=True,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            memory_limit=256,
+        )
+        del site
+        nag.acknowledge_children(self, "Custom::CDKBucketDeployment", {
+            **nag.CDK_PROVIDER_FINDINGS, **nag.BUCKET_DEPLOYMENT_FINDINGS,
+            f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(self.site.node.default_child)}.Arn>/*]":
+                "The deployment replaces the site's files: it writes and prunes this bucket.",
+        })  # fmt: skip
+        CfnOutput(self, "WebUrl", value=f"https://{self.distribution.domain_name}")
