@@ -21,7 +21,13 @@ time from the start command to the end of the run is divided by the nodes run (t
 decision set's agent_runs rows); medians and their ratio are reported, with the time spent
 in the node bodies (agent_runs.duration_ms) for reference. No target: the figures inform.
 
+With ``--packaged``, the same probes also run from the built Lambda packages
+(``scripts/build-lambda``: the function's folder and its layers only, on python3.12 with
+``-I -S`` and boto3 as the runtime provides it), the shape a Lambda cold start imports;
+the floor is then ``import boto3`` on that interpreter.
+
 Usage: .venv/bin/python scripts/bench_cold_start.py [--runs 5] [--rounds 3] [--no-workflow]
+       [--packaged]
 (DATABASE_URL when set, otherwise a throwaway embedded PostgreSQL.) About a minute.
 """
 
@@ -147,6 +153,69 @@ def measure_cold_starts(runs: int) -> dict[str, Any]:
             "api_handler_plus_first_request_s": round(medians["api"] + api_first, 4),
         },
     }
+
+
+_PACKAGED_HANDLER = """
+import sys, time
+sys.path[:0] = {path!r}
+start = time.perf_counter()
+import app
+assert callable(app.handler)
+handler_s = time.perf_counter() - start
+"""
+_PACKAGED_FIRST_INVOCATION = """
+start = time.perf_counter()
+import agentic_mlops.tasks, agentic_mlops.composition.container, agentic_mlops.composition.platform
+import agentic_mlops.workflow.runner, agentic_mlops.workflow.graph
+print(time.perf_counter() - start)
+"""
+
+
+def measure_packaged_cold_starts(runs: int) -> dict[str, Any]:
+    """Median import times (s) of each handler from its built package (python3.12)."""
+    sys.path.insert(0, str(ROOT))
+    from infra.packaging import ZIP_FUNCTIONS, local_python, package_from_manifest
+
+    python = local_python()
+    if python is None:
+        return {"skipped": "no local python3.12 (the packages are built for Lambda's 3.12)"}
+    runtime = ROOT / "build" / "lambda" / "runtime"
+    if not (runtime / "boto3").is_dir():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target",
+                        str(runtime), "boto3"], check=True)  # fmt: skip
+
+    def probe(name: str) -> str:
+        package = package_from_manifest(name)
+        path = [str(p) for p in package.sys_path()] + [str(runtime)]
+        return _PACKAGED_HANDLER.format(path=path)
+
+    probes = {name: probe(name) + "print(handler_s)\n" for name in ZIP_FUNCTIONS}
+    probes["floor"] = f"import sys\nsys.path[:0] = {[str(runtime)]!r}\n" + _FLOOR
+    probes["node_runner_first_invocation"] = probe("node_runner") + _PACKAGED_FIRST_INVOCATION
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    names = list(probes)
+    with tempfile.TemporaryDirectory(prefix="am-cold-") as cwd:
+        for run_no in range(runs + 1):
+            shift = run_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                done = subprocess.run([python, "-I", "-S", "-c", probes[name]], cwd=cwd,
+                                      capture_output=True, text=True, check=False)  # fmt: skip
+                if done.returncode != 0:
+                    raise SystemExit(f"packaged probe {name} failed:\n{done.stderr[-3000:]}")
+                if run_no:
+                    samples[name].append(float(done.stdout.strip().splitlines()[-1]))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    first = medians["node_runner_first_invocation"]
+    return {
+        "python": python,
+        "floor": {"what": "import boto3 (python3.12, runtime's boto3)",
+                  "median_s": round(medians["floor"], 4)},
+        "functions": {name: {"median_s": round(medians[name], 4),
+                             "ratio_to_floor": round(medians[name] / medians["floor"], 2)}
+                      for name in ZIP_FUNCTIONS},
+        "node_runner_first_invocation_imports_s": round(first, 4),
+        "node_runner_handler_plus_first_invocation_s": round(medians["node_runner"] + first, 4),
+    }  # fmt: skip
 
 
 def _load_handler(function: str) -> Any:
@@ -287,10 +356,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per target")
     parser.add_argument("--rounds", type=int, default=3, help="golden runs per engine")
     parser.add_argument("--no-workflow", action="store_true", help="cold starts only")
+    parser.add_argument(
+        "--packaged",
+        action="store_true",
+        help="also from the built Lambda packages (scripts/build-lambda)",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
     report: dict[str, Any] = {"cold_start": measure_cold_starts(args.runs)}
+    if args.packaged:
+        report["packaged_cold_start"] = measure_packaged_cold_starts(args.runs)
     if not args.no_workflow:
         with tempfile.TemporaryDirectory(prefix="am-bench-") as tmp:
             for name, folder in (
