@@ -116,7 +116,12 @@ export class LiveStream {
 
   /** Close the socket as a network drop would (the stream reconnects). */
   drop(): void {
-    this.ws?.close(4000, "dropped");
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null; // its close event, which comes later, is ignored
+    this.clearTimers();
+    ws.close(4000, "dropped");
+    this.scheduleReconnect("the connection dropped");
   }
 
   private setState(state: StreamState, detail?: string): void {
