@@ -201,7 +201,9 @@ def test_stream_recovers_from_a_dropped_socket(web_server: Any, new_page: Any) -
     expect(page.locator("form.questions")).to_be_visible()
 
     # The socket drops; the answers go in while it is away; the page reconnects by itself.
-    state = page.evaluate("() => { window.__agentic.stream.drop(); return window.__agentic.stream.state }")
+    state = page.evaluate(
+        "() => { window.__agentic.stream.drop(); return window.__agentic.stream.state }"
+    )
     assert state == "reconnecting"
     status, body = api_call(
         page,
@@ -214,7 +216,8 @@ def test_stream_recovers_from_a_dropped_socket(web_server: Any, new_page: Any) -
     expect(page.get_by_test_id("reason-card").filter(has_text="gate hitl")).to_have_count(1)
 
     # Every card of the timeline, once each, in order.
-    status, body = api_call(page, "GET", f"/decision-sets/{ds}/events?type=reason-card&limit=500", None)
+    path = f"/decision-sets/{ds}/events?type=reason-card&limit=500"
+    status, body = api_call(page, "GET", path, None)
     stored = [e["seq"] for e in body["events"]]
     expect(page.get_by_test_id("reason-card")).to_have_count(len(stored))
     assert card_seqs(page) == stored
