@@ -5,6 +5,7 @@ Every wait is one of Playwright's waiting expectations (no sleeps, no timing ass
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -42,7 +43,7 @@ def accessible(page: Page, what: str) -> None:
 
 
 def shot(page: Page, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(artifacts / f"{name}.png"))
 
 
 def card_seqs(page: Page) -> list[int]:
@@ -152,6 +153,17 @@ def test_request_questions_approval_delivery_revision(
     accessible(approver, "plan and approval")
     shot(approver, artifacts, "approval")
     approver.get_by_label(re.compile("^Comment")).fill("looks good; ship it")
+
+    # A decision naming another plan than the current one is refused; the page says so.
+    def stale(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        route.continue_(post_data=json.dumps({**body, "plan_hash": "0" * 64}))
+
+    approval_url = f"**/decision-sets/{ds}/approval"
+    approver.route(approval_url, stale)
+    approver.get_by_role("button", name="Approve").click()
+    expect(approver.get_by_test_id("approval-panel")).to_contain_text("The plan changed")
+    approver.unroute(approval_url)
     approver.get_by_role("button", name="Approve").click()
 
     # The requester's live view streams the delivery on.
