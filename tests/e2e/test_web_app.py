@@ -236,9 +236,16 @@ def test_stream_recovers_from_a_dropped_socket(web_server: Any, new_page: Any) -
     assert not page.errors
 
 
-def test_phone_width_and_errors_in_words(web_server: Any, new_page: Any) -> None:
-    page = new_page(viewport={"width": 390, "height": 844})
+def test_phone_width_dark_mode_and_errors_in_words(
+    web_server: Any, new_page: Any, artifacts: Path
+) -> None:
+    page = new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page.goto(web_server.web_url)
+    expect(page.get_by_role("heading", name="Sign in to Agentic MLOps")).to_be_visible()
+    accessible(page, "sign-in (phone, dark)")
+    shot(page, artifacts, "sign-in-phone-dark")
     sign_in(page, web_server.web_url, "robin", ["requester"])
+    accessible(page, "projects (phone, dark)")
     page.goto(web_server.web_url + "#/ds/ds-000000000000")
     expect(page.get_by_role("alert")).to_contain_text("Not found")
     width = page.evaluate("() => document.documentElement.scrollWidth")
