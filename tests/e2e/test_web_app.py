@@ -233,6 +233,17 @@ def test_stream_recovers_from_a_dropped_socket(web_server: Any, new_page: Any) -
     stored = [e["seq"] for e in body["events"]]
     expect(page.get_by_test_id("reason-card")).to_have_count(len(stored))
     assert card_seqs(page) == stored
+
+    # Fork from an event of the timeline with a change.
+    page.get_by_role("link", name="History").click()
+    first_update = next(e["seq"] for e in body["events"] if e["node"] == "coverage_check")
+    page.get_by_role("button", name=f"Fork from event {first_update}", exact=True).click()
+    page.get_by_label(f"Fork from event #{first_update} with a change").fill(
+        "budget is $900/month"
+    )
+    page.get_by_role("button", name="Fork", exact=True).click()
+    expect(page).not_to_have_url(re.compile(ds))
+    expect(page.get_by_test_id("forked-from")).to_contain_text(f"event #{first_update}")
     assert not page.errors
 
 

@@ -127,6 +127,7 @@ export function DecisionSetPage({ me, id, tab }: { me: Me; id: string; tab: stri
             · revision of <a href={`#/ds/${view.parent_id}/history`}>{view.parent_id}</a>
           </>
         ) : null}
+        {view.forked_from?.seq ? <span data-testid="forked-from"> · forked from event #{view.forked_from.seq}</span> : null}
       </p>
       <ErrorMessage error={error} />
       <nav class="tabs" aria-label="Decision set">
