@@ -32,9 +32,11 @@ TOKEN_QUERY = "route.request.querystring.token"
 
 class Identity(Construct):
     """The user pool (administrators create users; MFA with an authenticator app), the web
-    app's client and the role groups."""
+    app's client and its Hosted UI domain (authorization code + PKCE), and the role groups."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, origin: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.pool = cognito.UserPool(
             self,
@@ -67,6 +69,22 @@ class Identity(Construct):
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(30),
+            # The web app signs in through the Hosted UI: authorization code with PKCE (a
+            # public client, no secret), back to the app's own origin.
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL,
+                        cognito.OAuthScope.PROFILE],
+                callback_urls=[f"{origin}/"],
+                logout_urls=[f"{origin}/"],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+        )  # fmt: skip
+        self.domain = self.pool.add_domain(
+            "HostedUi",
+            cognito_domain=cognito.CognitoDomainOptions(
+                domain_prefix=f"{config.name('signin')}-{Stack.of(self).account}"
+            ),
         )
         for group in ROLE_GROUPS:
             cognito.CfnUserPoolGroup(
@@ -90,8 +108,8 @@ class ApiStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        self.identity = Identity(self, "Identity", config=config)
         self.origin = config.web_origin or f"https://{web.distribution.domain_name}"
+        self.identity = Identity(self, "Identity", config=config, origin=self.origin)
         self.ws_api = apigwv2.WebSocketApi(self, "WebSocket", api_name=config.name("ws"))
         self.ws_export = config.name("websocket-api-id")
         CfnOutput(self, "WebSocketApiId", value=self.ws_api.api_id, export_name=self.ws_export)
@@ -307,6 +325,10 @@ class ApiStack(Stack):
                         "region": self.region,
                         "userPoolId": self.identity.pool.user_pool_id,
                         "userPoolClientId": self.identity.client.user_pool_client_id,
+                        "auth": "cognito",
+                        "cognitoDomain": self.identity.domain.base_url(),
+                        "redirectUri": f"{self.origin}/",
+                        "scopes": "openid email profile",
                     },
                 )
             ],

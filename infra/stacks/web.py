@@ -1,9 +1,8 @@
 """The web stack: a private bucket served by CloudFront (origin access control) holding the
-single-page app (``web/dist``, or a placeholder page until it is built)."""
+single-page app: the committed build in ``shared/agentic_mlops/local/web_dist``, the same
+files ``agentic-mlops serve`` serves (``cd web && npm ci && npm run build`` writes it)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
@@ -16,13 +15,8 @@ from infra import nag
 from infra.config import DeploymentConfig
 from infra.packaging import ROOT
 
-WEB_DIST = ROOT / "web" / "dist"
-PLACEHOLDER = Path(__file__).resolve().parent.parent / "site"
-
-
-def site_source() -> Path:
-    """``web/dist`` when it holds a build (an ``index.html``), else the placeholder page."""
-    return WEB_DIST if (WEB_DIST / "index.html").is_file() else PLACEHOLDER
+WEB_DIST = ROOT / "shared" / "agentic_mlops" / "local" / "web_dist"
+"""The built web app (committed; a reproducible build of ``web/``, checked by scripts/test)."""
 
 
 class WebStack(Stack):
@@ -101,7 +95,7 @@ class WebStack(Stack):
             self,
             "SiteContent",
             destination_bucket=self.site,
-            sources=[s3deploy.Source.asset(str(site_source()))],
+            sources=[s3deploy.Source.asset(str(WEB_DIST))],
             exclude=["config.json"],
             prune=True,
             distribution=self.distribution,

@@ -158,6 +158,32 @@ class ApiSettings(_Group):
     )
 
 
+class WebSettings(_Group):
+    """The web app ``serve`` hosts, and its Cognito Hosted UI sign-in (``config.json``)."""
+
+    dir: Path | None = env_field(
+        "AGENTIC_MLOPS_WEB_DIR",
+        description="`serve`: the built web app to serve (a folder with `index.html`)",
+        default_text="the shipped build (`agentic_mlops/local/web_dist`)",
+    )
+    cognito_domain: str | None = env_field(
+        "AGENTIC_MLOPS_WEB_COGNITO_DOMAIN",
+        description="the Cognito Hosted UI domain the web app signs in with (authorization"
+        " code + PKCE; its client is `AGENTIC_MLOPS_USER_POOL_CLIENT_ID`); unset: development"
+        " tokens",
+    )
+    redirect_uri: str | None = env_field(
+        "AGENTIC_MLOPS_WEB_REDIRECT_URI",
+        description="the Hosted UI's redirect (callback) URL",
+        default_text="the web app's own URL",
+    )
+    scopes: str = env_field(
+        "AGENTIC_MLOPS_WEB_SCOPES",
+        "openid email profile",
+        description="the OAuth scopes the web app asks the Hosted UI for",
+    )
+
+
 class StreamingSettings(_Group):
     """Where events are posted to WebSocket clients."""
 
@@ -206,6 +232,7 @@ Group = Literal[
     "auth",
     "cognito",
     "api",
+    "web",
     "streaming",
     "slack",
     "validation",
@@ -230,6 +257,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     cognito: CognitoSettings = CognitoSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
     streaming: StreamingSettings = StreamingSettings()
     slack: SlackConfig = SlackConfig()
     validation: ValidationSettings = ValidationSettings()

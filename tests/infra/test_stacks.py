@@ -338,6 +338,24 @@ def test_cors_allows_the_web_origin(templates: dict) -> None:
     )
 
 
+def test_the_web_client_signs_in_through_the_hosted_ui_with_pkce(templates: dict) -> None:
+    client = only(templates["api"], "AWS::Cognito::UserPoolClient")["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert sorted(client["AllowedOAuthScopes"]) == ["email", "openid", "profile"]
+    assert client.get("GenerateSecret") in (None, False)  # a public client: PKCE, no secret
+    assert client["SupportedIdentityProviders"] == ["COGNITO"]
+    assert len(client["CallbackURLs"]) == 1
+    assert resources(templates["api"], "AWS::Cognito::UserPoolDomain")
+
+
+def test_the_web_stack_deploys_the_committed_build() -> None:
+    from infra.stacks.web import WEB_DIST
+
+    assert WEB_DIST.parts[-3:] == ("agentic_mlops", "local", "web_dist")
+    assert (WEB_DIST / "index.html").is_file()
+
+
 # web, observability, github --------------------------------------------------------------
 
 

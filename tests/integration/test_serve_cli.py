@@ -87,6 +87,10 @@ def test_serve_prints_where_it_listens_serves_and_stops_on_ctrl_c(
         assert re.search(r"WebSocket\s+ws://127\.0\.0\.1:\d+/ws", output)
         with urllib.request.urlopen(found.group(1) + "/openapi.json", timeout=30) as answer:
             assert "/decision-sets/{decision_set_id}" in json.loads(answer.read())["paths"]
+        web = re.search(r"Web app\s+(http://127\.0\.0\.1:\d+/app/)", output)
+        assert web, output
+        with urllib.request.urlopen(web.group(1), timeout=30) as answer:
+            assert b'<div id="app">' in answer.read()
     finally:
         server.send_signal(signal.SIGINT)
         rest, _ = server.communicate(timeout=60)

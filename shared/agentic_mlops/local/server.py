@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from agentic_mlops.local.sigv4 import LocalCredentials, verify
+from agentic_mlops.local.web import PREFIX as WEB_PREFIX
+from agentic_mlops.local.web import add_routes as add_web_routes
 
 if TYPE_CHECKING:
     from agentic_mlops.composition import Platform
@@ -174,6 +176,7 @@ class LocalServer:
         app.router.add_route("*", "/@connections/{connection_id}", self._connections_api)
         app.router.add_get("/_local/health", self._health)
         app.router.add_get("/_local/artifacts/{key:.+}", self._artifact)
+        add_web_routes(app, self.settings, self._token_secret)
         app.router.add_route("*", "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -185,6 +188,16 @@ class LocalServer:
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(None, self._build_platform)
         self._ready.set()
+
+    @property
+    def web_url(self) -> str:
+        """The web app's URL."""
+        return f"{self.url}{WEB_PREFIX}"
+
+    def _token_secret(self) -> str:
+        from agentic_mlops.composition import dev_token_secret
+
+        return dev_token_secret(self.settings)
 
     def _build_platform(self) -> None:
         from agentic_mlops.composition import build_platform
@@ -544,6 +557,7 @@ def serve(settings: Settings, host: str, port: int, echo: Callable[[str], None])
     async def main() -> None:
         server = LocalServer(settings, host=host, port=port)
         await server.start()
+        echo(f"Web app    {server.web_url}  (open this URL in a browser)")
         echo(f"REST API   {server.url}/  (OpenAPI document: {server.url}/openapi.json)")
         echo(f"WebSocket  {server.ws_url}?token=TOKEN")
         echo(f"@connections management API  {server.url}/@connections/{{id}} (SigV4)")
