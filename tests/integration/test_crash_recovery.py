@@ -128,6 +128,7 @@ def test_a_killed_server_resumes_every_interrupted_run_on_restart(
     harness.close()
 
     # And a server, as a process, running the same workloads up to delivery
+    tools = ValidationTools.defaults()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -135,7 +136,8 @@ def test_a_killed_server_resumes_every_interrupted_run_on_restart(
         "AGENTIC_MLOPS_DEV_TOKEN_SECRET": DEV_SECRET,
         "AGENTIC_MLOPS_WORKERS": "2",
         # the same tools as the control's validators (whose home holds them)
-        "AGENTIC_MLOPS_CHECKOV": ValidationTools.defaults().checkov or "",
+        "AGENTIC_MLOPS_CHECKOV": str(tools.checkov or ""),
+        "AGENTIC_MLOPS_VALIDATOR_TOOLS": str(tools.tools_dir),
     }
     port = _free_port()
     server = Serve(env, port, tmp_path / "serve.log")

@@ -116,6 +116,9 @@ def reference_runs(database) -> dict[str, MLOpsProjectState]:
 
 
 @pytest.mark.integration
+# The first of these also runs the module's fixture: eight requests end to end, each bundle
+# validated with its own tests and pipeline upsert (about a minute each on a busy machine).
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("name", list(REQUESTS))
 def test_each_reference_request_passes_its_ci_and_deploy_steps(reference_runs, name) -> None:
     assert_runs_as_ci_and_deploy(reference_runs[name].validation)
