@@ -384,7 +384,7 @@ def test_realtime_plan_serves_the_planned_instances(states, repos) -> None:
     assert (
         variables["endpoint_instance_type"].strip('"')
         == endpoint["instance_type"]
-        == "ml.c6i.2xlarge"
+        == "ml.c6i.xlarge"
     )
     assert variables["endpoint_instance_count"] == endpoint["instance_count"] == 2
     assert (
@@ -392,7 +392,7 @@ def test_realtime_plan_serves_the_planned_instances(states, repos) -> None:
         == 2
     )
     prod = json.loads(files["config/prod.json"])["endpoint"]
-    assert (prod["instance_type"], prod["instance_count"]) == ("ml.c6i.2xlarge", 2)
+    assert (prod["instance_type"], prod["instance_count"]) == ("ml.c6i.xlarge", 2)
     assert prod["data_capture"]["enabled"] is True
     assert "data_capture_config" in files["infra/terraform/endpoint.tf"]
 

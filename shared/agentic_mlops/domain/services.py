@@ -25,11 +25,11 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sagemaker_model_registry": ("SageMaker Model Registry", ()),
     "sagemaker_endpoint": (
         "SageMaker real-time endpoint",
-        ("instance_type", "instance_count", "hours_per_month"),
+        ("instance_type", "instance_count", "hours_per_month", "requests_per_month", "payload_kb"),
     ),
     "sagemaker_serverless_inference": (
         "SageMaker Serverless Inference",
-        ("memory_gb", "requests_per_month", "avg_duration_ms"),
+        ("memory_gb", "requests_per_month", "avg_duration_ms", "payload_kb"),
     ),
     "sagemaker_batch_transform": (
         "SageMaker Batch Transform",
@@ -40,7 +40,10 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
         "SageMaker Feature Store",
         ("online_storage_gb", "write_units_millions", "read_units_millions"),
     ),
-    "kinesis_data_streams": ("Amazon Kinesis Data Streams", ("shards", "hours_per_month")),
+    "kinesis_data_streams": (
+        "Amazon Kinesis Data Streams",
+        ("shards", "hours_per_month", "records_per_second"),
+    ),
     "managed_flink": ("Amazon Managed Service for Apache Flink", ("kpu", "hours_per_month")),
     "lambda": ("AWS Lambda", ("requests_millions", "gb_seconds")),
     "eventbridge_scheduler": ("Amazon EventBridge Scheduler", ()),
@@ -54,7 +57,7 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "cloudtrail": ("AWS CloudTrail data events", ("data_events_millions",)),
     "macie": ("Amazon Macie", ("gb_scanned",)),
     "ecr": ("Amazon ECR", ("storage_gb",)),
-    "codepipeline": ("AWS CodePipeline", ("pipelines",)),
+    "github_actions": ("GitHub Actions CI/CD (OIDC deploys)", ("workflows",)),
 }
 
 CAPABILITIES: tuple[str, ...] = (
