@@ -315,15 +315,28 @@ def test_adaptive_questioner_asks_the_one_missing_golden_field() -> None:
     [
         (
             ConstraintSchema(),
-            ["deployment_mode", "region", "data_volume_gb", "budget", "data_sensitivity"],
+            [
+                "deployment_mode",
+                "region",
+                "data_volume_gb",
+                "budget",
+                "data_sensitivity",
+                "problem_type",  # what to predict is asked while unknown
+            ],
         ),
         (
             ConstraintSchema(deployment_mode="real_time", region="us-east-1"),
-            ["data_volume_gb", "budget", "data_sensitivity", "latency_p99_ms"],
+            ["data_volume_gb", "budget", "data_sensitivity", "latency_p99_ms", "problem_type"],
         ),
         (
             ConstraintSchema(deployment_mode="batch", data_sensitivity=[], data_volume_gb=1),
-            ["region", "budget"],
+            ["region", "budget", "problem_type"],
+        ),
+        (
+            ConstraintSchema(
+                problem_type="forecasting", deployment_mode="batch", data_sensitivity=[]
+            ),
+            ["region", "data_volume_gb", "budget"],
         ),
     ],
 )

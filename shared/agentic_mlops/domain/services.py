@@ -110,8 +110,28 @@ RESIDENCY_REGIONS: dict[str, tuple[str, ...]] = {
     "uk": UK_REGIONS,
     "ca": CA_REGIONS,
     "apac": APAC_REGIONS,
+    # residency stated by country: that country's regions
+    "de": ("eu-central-1",),
+    "ch": ("eu-central-2",),
+    "ie": ("eu-west-1",),
+    "fr": ("eu-west-3",),
+    "se": ("eu-north-1",),
+    "it": ("eu-south-1",),
+    "es": ("eu-south-2",),
+    "jp": ("ap-northeast-1",),
+    "kr": ("ap-northeast-2",),
+    "sg": ("ap-southeast-1",),
+    "au": ("ap-southeast-2",),
+    "in": ("ap-south-1",),
+    "hk": ("ap-east-1",),
+    "br": ("sa-east-1",),
+    "ae": ("me-central-1",),
+    "za": ("af-south-1",),
 }
-"""Regions that satisfy each data-residency area."""
+"""Regions that satisfy each data-residency area (economic areas and countries)."""
+
+RESIDENCY_AREAS: tuple[str, ...] = ("eu", "us", "uk", "ca", "apac")
+"""The multi-country areas; a region alone implies one of these, never a country."""
 
 KNOWN_REGIONS: tuple[str, ...] = tuple(
     dict.fromkeys(

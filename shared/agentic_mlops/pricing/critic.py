@@ -143,7 +143,7 @@ def _is_accelerated(review: _Review, instance_type: str) -> bool:
 
 def _serverless_eligible(review: _Review, component: Component) -> bool:
     rps = review.constraints.throughput_rps
-    latency = review.constraints.latency_p99_ms
+    latency = review.constraints.latency_target_ms
     return (
         rps is not None
         and rps <= LOW_THROUGHPUT_RPS
@@ -178,7 +178,7 @@ def _serverless(review: _Review) -> list[Finding]:
                 title=f"Serve {component.id} with SageMaker Serverless Inference",
                 detail=(
                     f"At {fmt(rps)} req/s ({fmt(requests)} requests/month) with a latency target "
-                    f"of {review.constraints.latency_p99_ms or 'unstated'} ms, Serverless "
+                    f"of {review.constraints.latency_target_ms or 'unstated'} ms, Serverless "
                     "Inference "
                     f"({fmt(memory)} GB, {fmt(SERVERLESS_ASSUMED_DURATION_MS)} ms/request assumed) "
                     f"costs about {_money(serverless)}/month against {_money(monthly)} for the "

@@ -138,10 +138,10 @@ def coverage_check(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]
 
 
 def adaptive_questioner(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
-    """Ask one question per missing mandatory field, adapted to what is known."""
+    """Ask one question per missing mandatory field (and what to predict when unknown)."""
     constraints = _require(state.constraints, "constraints")
-    coverage = _require(state.coverage, "coverage")
-    result = ctx.provider.ask_questions(constraints, coverage.missing_mandatory)
+    _require(state.coverage, "coverage")
+    result = ctx.provider.ask_questions(constraints, constraints.missing_to_ask())
     ctx.reason_card(result.explanation, call=result.metadata)
     return {"questions": [_dump(q) for q in result.value], "intake_rounds": state.intake_rounds + 1}
 

@@ -113,7 +113,7 @@ def _api_gateway_fronted(plan: Plan, endpoint: Component) -> bool:
 
 
 def _tight_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
-    latency = c.latency_p99_ms
+    latency = c.latency_target_ms
     if latency is None or latency >= 20:
         return []
     findings = []
@@ -147,7 +147,7 @@ def _tight_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
 
 
 def _serverless_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
-    latency = c.latency_p99_ms
+    latency = c.latency_target_ms
     if latency is None or latency >= 1000:
         return []
     return [

@@ -31,6 +31,7 @@ RUNS_PER_MONTH: dict[str, float] = {
     "daily": 30.0,
     "weekly": 4.33,
     "monthly": 1.0,
+    "quarterly": 0.33,
     "on_demand": 2.0,
 }
 """Training runs per month for each retraining cadence."""
@@ -44,6 +45,7 @@ _CADENCE_ALIASES: dict[str, str] = {
     "every_hour": "hourly",
     "every_week": "weekly",
     "every_month": "monthly",
+    "every_quarter": "quarterly",
     "ondemand": "on_demand",
     "ad_hoc": "on_demand",
     "adhoc": "on_demand",
@@ -237,7 +239,7 @@ def _context(c: ConstraintSchema) -> _Ctx:
         runs_per_month=RUNS_PER_MONTH[cadence] if cadence else DEFAULT_RUNS_PER_MONTH,
         scoring_runs=_scoring_runs(c, cadence),
         rps=c.throughput_rps,
-        latency_ms=c.latency_p99_ms,
+        latency_ms=c.latency_target_ms,
         avoided=tuple(s.lower() for s in c.avoided_services),
         preferred=tuple(s.lower() for s in c.preferred_services),
         skills=tuple(s.lower() for s in c.team_skills),
@@ -315,7 +317,8 @@ def _region_part(ctx: _Ctx) -> _Part:
 
 
 def _storage(ctx: _Ctx) -> _Part:
-    storage_gb = max(1, math.ceil(ctx.volume_gb * 1.5))
+    growth = ctx.c.data_growth_gb_per_month or 0.0
+    storage_gb = max(1, math.ceil(ctx.volume_gb * 1.5 + growth * 12))
     component = _comp(
         ctx,
         "data_lake",
@@ -335,7 +338,8 @@ def _storage(ctx: _Ctx) -> _Part:
         components=[component],
         rationale=[
             f"S3 sized at {storage_gb} GB because {_gb(ctx.volume_gb)} of data is kept "
-            "raw plus processed copies and model artifacts."
+            "raw plus processed copies and model artifacts"
+            + (f", plus a year of ingest at {_gb(growth)}/month." if growth else ".")
         ],
     )
 
@@ -626,6 +630,7 @@ _SCHEDULES: dict[str, str] = {
     "daily": "cron(0 2 * * ? *)",
     "weekly": "cron(0 2 ? * MON *)",
     "monthly": "cron(0 2 1 * ? *)",
+    "quarterly": "cron(0 2 1 1,4,7,10 ? *)",
     "on_demand": "manual trigger plus drift alarm",
 }
 
@@ -1490,7 +1495,7 @@ def _confidence(ctx: _Ctx) -> float:
         not c.frameworks,
         not c.team_skills,
         ctx.mode != DeploymentMode.BATCH and c.throughput_rps is None,
-        ctx.mode == DeploymentMode.STREAMING and c.latency_p99_ms is None,
+        ctx.mode == DeploymentMode.STREAMING and c.latency_target_ms is None,
     ]
     return round(max(0.5, 0.9 - 0.05 * sum(unknown)), 2)
 
