@@ -141,6 +141,77 @@ def test_golden_repository_has_a_file_per_chosen_service_and_passes_validation(
     assert state.bundle is not None and state.commit is not None
 
 
+GENERATED_EVIDENCE = {
+    "s3": ("infra/terraform/s3.tf", 'resource "aws_s3_bucket" "data"'),
+    "glue_etl": ("infra/terraform/glue.tf", 'resource "aws_glue_job"'),
+    "glue_data_catalog": ("infra/terraform/glue.tf", 'resource "aws_glue_catalog_database"'),
+    "athena": ("infra/terraform/glue.tf", 'resource "aws_athena_workgroup"'),
+    "sagemaker_processing": ("pipelines/pipeline.py", "ProcessingStep"),
+    "sagemaker_training": ("pipelines/pipeline.py", "TrainingStep"),
+    "sagemaker_pipelines": ("pipelines/pipeline.py", "Pipeline("),
+    "sagemaker_model_registry": (
+        "infra/terraform/sagemaker.tf",
+        'resource "aws_sagemaker_model_package_group"',
+    ),
+    "sagemaker_endpoint": ("infra/terraform/endpoint.tf", "aws_sagemaker_endpoint_configuration"),
+    "sagemaker_batch_transform": ("infra/terraform/batch.tf", 'resource "aws_scheduler_schedule"'),
+    "sagemaker_model_monitor": (
+        "infra/terraform/model_monitor.tf",
+        'resource "aws_sagemaker_monitoring_schedule"',
+    ),
+    "sagemaker_feature_store": (
+        "infra/terraform/feature_store.tf",
+        'resource "aws_sagemaker_feature_group"',
+    ),
+    "kinesis_data_streams": ("infra/terraform/streaming.tf", 'resource "aws_kinesis_stream"'),
+    "managed_flink": (
+        "infra/terraform/streaming.tf",
+        'resource "aws_kinesisanalyticsv2_application"',
+    ),
+    # the schedule starts the pipeline, or (with a Glue feature job) the job's trigger
+    # starts the job and the pipeline follows it
+    "eventbridge_scheduler": (
+        ("infra/terraform/schedule.tf", 'resource "aws_scheduler_schedule"'),
+        ("infra/terraform/glue.tf", 'resource "aws_glue_trigger"'),
+    ),
+    "cloudwatch": ("infra/terraform/monitoring.tf", 'resource "aws_cloudwatch_log_group"'),
+    "kms": ("infra/terraform/kms.tf", 'resource "aws_kms_key"'),
+    "vpc_interface_endpoints": ("infra/terraform/network.tf", 'resource "aws_vpc_endpoint"'),
+    "cloudtrail": ("infra/terraform/audit.tf", 'resource "aws_cloudtrail"'),
+    "macie": ("infra/terraform/audit.tf", 'resource "aws_macie2_classification_job"'),
+    "ecr": ("infra/terraform/ecr.tf", 'resource "aws_ecr_repository"'),
+    "github_actions": (".github/workflows/deploy.yml", "id-token: write"),
+}
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_nothing_is_priced_that_is_not_generated(golden_states, name: str) -> None:
+    from agentic_mlops.codegen import OfflineCodeGen
+
+    state = golden_states[name]
+    files = OfflineCodeGen().generate(state)
+    assert set(files) == {f.path for f in state.repository.files}
+    by_id = {c.id: c.service for c in state.plan.components}
+    priced = {by_id[item.component_id] for item in state.cost.line_items}
+    assert priced == set(state.plan.services())
+    for service in priced:
+        expected = GENERATED_EVIDENCE[service]
+        options = expected if isinstance(expected[0], tuple) else (expected,)
+        assert any(evidence in files.get(path, "") for path, evidence in options), (
+            service,
+            options,
+        )
+    environments = [e.name for e in state.cost.environments]
+    assert environments == ["staging", "prod"]
+    assert state.cost.monthly_total_usd == pytest.approx(
+        sum(e.monthly_usd for e in state.cost.environments), abs=0.01
+    )
+    readme = files["README.md"]
+    for env in state.cost.environments:
+        assert f"### {env.name.capitalize()}: " in readme
+
+
 def _services(state: MLOpsProjectState) -> set[str]:
     return set(state.plan.services())
 

@@ -93,7 +93,12 @@ def run_task(state: Mapping[str, Any], name: str, data: dict[str, Any], extra: M
     """Apply a node Task's ResultSelector/ResultPath to a node_runner answer."""
     if state.get("ResultPath", "$") is None:
         return
-    payload = {"decision_set_id": data["decision_set_id"], "node": name, "status": "succeeded"}
+    payload = {
+        "decision_set_id": data["decision_set_id"],
+        "node": name,
+        "status": "succeeded",
+        "route": None,  # node_runner's route is None after an unconditional node
+    }
     response = {"StatusCode": 200, "Payload": {**payload, "next": "?", **extra}}
     selected = {
         k.removesuffix(".$"): get_path(response, v) for k, v in state["ResultSelector"].items()
@@ -255,6 +260,43 @@ def test_rejection_ends_in_the_rejected_succeed_state(definition: dict) -> None:
     assert set(entered).isdisjoint(DELIVERY_NODES)
     assert entered[-1] == "Rejected"
     assert definition["States"]["Rejected"]["Type"] == "Succeed"
+
+
+def test_an_approval_comment_that_changes_constraints_replans_before_delivery(
+    definition: dict,
+) -> None:
+    # Given an approval whose comment changed the constraints, and a re-made plan that
+    # fails a check, so the approver decides again (and approves)
+    answers = {
+        "coverage_check": [{"coverage_complete": True}],
+        "policy_eval": [{"route": "gate"}, {"route": "gate"}],
+        "process_approval_feedback": [{"decision": "replan"}, {"decision": "approved"}],
+    }
+
+    # When the definition is walked
+    tasks = [name for name in walk(definition, answers) if name in NODE_ORDER]
+
+    # Then planning runs twice, the gate is entered twice, and delivery follows once
+    intake = [n for n in INTAKE_NODES if n not in QUESTION_NODES]
+    assert tasks == [*intake, *MAIN_NODES, *MAIN_NODES, *DELIVERY_NODES]
+
+
+def test_a_replanned_plan_that_passes_goes_straight_to_delivery(definition: dict) -> None:
+    # Given an approval comment that changed the constraints, and a re-made plan that
+    # still passes policy and budget
+    answers = {
+        "coverage_check": [{"coverage_complete": True}],
+        "policy_eval": [{"route": "gate"}, {"route": "deliver"}],
+        "process_approval_feedback": [{"decision": "replan"}],
+    }
+
+    # When the definition is walked
+    tasks = [name for name in walk(definition, answers) if name in NODE_ORDER]
+
+    # Then planning runs again and code generation follows without a second gate
+    intake = [n for n in INTAKE_NODES if n not in QUESTION_NODES]
+    planning = [n for n in MAIN_NODES if n not in ("gate_hitl", "process_approval_feedback")]
+    assert tasks == [*intake, *MAIN_NODES, *planning, *DELIVERY_NODES]
 
 
 def test_an_unknown_decision_is_recorded_as_a_failure(definition: dict) -> None:

@@ -130,7 +130,9 @@ def test_the_vague_request_is_asked_before_it_is_planned(database) -> None:
 
     outcome = Harness(database, OfflineProvider()).start("generated-vague", REQUESTS["vague"])
     assert outcome.status == "awaiting_input"
-    assert outcome.pending.request["questions"]
+    questions = {q["field"]: q for q in outcome.pending.request["questions"]}
+    assert "problem_type" in questions  # what to predict is asked, not guessed
+    assert "predict" in questions["problem_type"]["question"]
 
 
 # --- each problem type, with constraints built here ------------------------------------

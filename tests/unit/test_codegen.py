@@ -384,15 +384,16 @@ def test_realtime_plan_serves_the_planned_instances(states, repos) -> None:
     assert (
         variables["endpoint_instance_type"].strip('"')
         == endpoint["instance_type"]
-        == "ml.c6i.2xlarge"
+        == "ml.c6i.xlarge"
     )
-    assert variables["endpoint_instance_count"] == endpoint["instance_count"] == 2
+    # 300 rps at 100 rps per ml.c6i.xlarge (the catalogue's capacity model) at 70%
+    assert variables["endpoint_instance_count"] == endpoint["instance_count"] == 5
     assert (
         hcl2.loads(files["infra/terraform/environments/prod.tfvars"])["endpoint_instance_count"]
-        == 2
+        == 5
     )
     prod = json.loads(files["config/prod.json"])["endpoint"]
-    assert (prod["instance_type"], prod["instance_count"]) == ("ml.c6i.2xlarge", 2)
+    assert (prod["instance_type"], prod["instance_count"]) == ("ml.c6i.xlarge", 5)
     assert prod["data_capture"]["enabled"] is True
     assert "data_capture_config" in files["infra/terraform/endpoint.tf"]
 

@@ -22,6 +22,8 @@ CONFIGS: dict[str, dict[str, ConfigValue]] = {
         "instance_type": "ml.m5.xlarge",
         "instance_count": 1,
         "hours_per_month": 730,
+        "requests_per_month": 0,
+        "payload_kb": 2,
     },
     "nat_gateway": {"gateways": 1, "hours_per_month": 730, "data_gb": 1000},
     "sagemaker_model_registry": {},
@@ -63,16 +65,16 @@ def by_prefix(findings, prefix):
 
 
 def test_over_budget_is_high_with_amount_over():
-    the_plan = plan(component("sagemaker_endpoint"))  # $167.90
-    [finding] = by_prefix(review(the_plan, constraints(budget=100)), "COST-BUDGET")
+    the_plan = plan(component("sagemaker_endpoint"))  # $167.90 in staging and in prod
+    [finding] = by_prefix(review(the_plan, constraints(budget=300)), "COST-BUDGET")
     assert finding.id == "COST-BUDGET-001"
     assert finding.severity == "high"
-    assert "$67.90" in finding.title
+    assert "$35.80" in finding.title
 
 
 def test_near_budget_is_medium_and_comfortable_budget_is_info():
     the_plan = plan(component("sagemaker_endpoint"))
-    [near] = by_prefix(review(the_plan, constraints(budget=180)), "COST-BUDGET")
+    [near] = by_prefix(review(the_plan, constraints(budget=360)), "COST-BUDGET")
     assert near.severity == "medium"
     [fine] = by_prefix(review(the_plan, constraints(budget=1000)), "COST-BUDGET")
     assert fine.severity == "info"
@@ -125,7 +127,7 @@ def test_no_serverless_when_strict_busy_unknown_or_gpu(fields, config):
 def test_rightsizing_over_provisioned_endpoint():
     the_plan = plan(component("sagemaker_endpoint", "online", instance_count=4))
     [finding] = by_prefix(review(the_plan, constraints(throughput_rps=20.0)), "COST-RIGHTSIZE")
-    assert "4 to 2" in finding.title  # 20 rps × 1.5 / 40 rps → 1, floor of 2 for availability
+    assert "4 to 2" in finding.title  # 20 rps / (100 rps × 0.7) → 1, floor of 2 for availability
     assert finding.estimated_monthly_saving_usd == round(0.23 * 730 * 4 / 2, 2)
     waived = constraints(throughput_rps=20.0, high_availability=False)
     [single] = by_prefix(review(the_plan, waived), "COST-RIGHTSIZE")
@@ -153,7 +155,7 @@ def test_s3_intelligent_tiering_above_one_terabyte():
 def test_savings_plan_for_always_on_endpoint_only():
     always_on = plan(component("sagemaker_endpoint"))
     [finding] = by_prefix(review(always_on, constraints()), "COST-SAVINGSPLAN")
-    assert finding.estimated_monthly_saving_usd == round(167.9 * 0.3, 2)
+    assert finding.estimated_monthly_saving_usd == round(2 * 167.9 * 0.3, 2)
     part_time = plan(component("sagemaker_endpoint", hours_per_month=200))
     assert by_prefix(review(part_time, constraints()), "COST-SAVINGSPLAN") == []
 

@@ -262,7 +262,7 @@ def test_no_region_is_invented(text: str) -> None:
         ("eu-west-1 only", Residency.EU),
         ("only eu-central-1", Residency.EU),
         ("London only", Residency.UK),
-        ("data must stay in Germany", Residency.EU),
+        ("data must stay in Germany", Residency.DE),
         ("us-east-1, data residency matters", Residency.US),
     ],
 )
@@ -369,7 +369,12 @@ def test_data_volume_not_guessed(text: str) -> None:
         ("respond within 2 seconds", 2000),
         ("latency of 250 milliseconds at p99", 250),
         ("120 ms p99 latency", 120),
-        ("p95 < 1.5 s", 1500),
+        ("real-time inference p99 200ms, 10 rps", 200),
+        ("p99 latency 40ms", 40),
+        ("p99: 150 ms", 150),
+        ("near-real-time alerts within 5 minutes", 300_000),
+        ("alert within 2 s", 2000),
+        ("scores must be available within 1 hour", 3_600_000),
     ],
 )
 def test_latency_in_ms(text: str, ms: int) -> None:
@@ -377,10 +382,148 @@ def test_latency_in_ms(text: str, ms: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["low latency is important", "retrain within 2 hours", "300 requests per second"]
+    "text",
+    [
+        "low latency is important",
+        "retrain within 2 hours",
+        "300 requests per second",
+        "the nightly job finishes within 3 hours",
+    ],
 )
 def test_latency_not_invented(text: str) -> None:
     assert read(text).latency_p99_ms is None
+
+
+@pytest.mark.parametrize(
+    ("text", "p95", "p99"),
+    [
+        ("p95 < 1.5 s", 1500, None),
+        ("Real-time recommendation API, 2,000 requests/s, p95 under 80 ms", 80, None),
+        ("Fraud API with p95 40 ms and p99 120 ms at 500 rps", 40, 120),
+        ("95th percentile latency below 300 ms", 300, None),
+        ("p99 under 100 ms", None, 100),
+    ],
+)
+def test_p95_and_p99_are_kept_apart(text: str, p95: int | None, p99: int | None) -> None:
+    c = read(text)
+    assert (c.latency_p95_ms, c.latency_p99_ms) == (p95, p99)
+
+
+def test_a_p95_target_satisfies_the_real_time_latency_question() -> None:
+    c = read("Real-time scoring API, p95 under 80 ms")
+    assert c.deployment_mode == REAL_TIME
+    assert "latency_p99_ms" not in c.missing_mandatory()
+    assert c.latency_target_ms == 80
+
+
+@pytest.mark.parametrize(
+    ("text", "gb_per_month"),
+    [
+        ("edge devices upload 2 TB/month of images", 2000.0),
+        ("we ingest 50 GB a day", 1520.833),
+        ("about 10 GB per week of new logs", 43.333),
+        ("grows by 500 GB monthly", 500.0),
+    ],
+)
+def test_ingest_rates_are_read(text: str, gb_per_month: float) -> None:
+    c = read(text)
+    assert c.data_growth_gb_per_month == pytest.approx(gb_per_month, rel=1e-3)
+    assert c.data_volume_gb is None  # a rate is not the size of the data set
+
+
+@pytest.mark.parametrize(
+    ("text", "cadence"),
+    [
+        ("Fine-tune a 7B open model on 50k support tickets weekly", "weekly"),
+        ("retrain quarterly on the new claims", "quarterly"),
+        ("we refit the model every quarter", "quarterly"),
+        ("weekly fine-tuning on fresh tickets", "weekly"),
+        ("models are updated monthly", "monthly"),
+        ("rebuild it every night", "daily"),
+    ],
+)
+def test_cadence_attached_to_any_verb(text: str, cadence: str) -> None:
+    assert read(text).retraining_cadence == cadence
+
+
+@pytest.mark.parametrize(
+    ("text", "residency", "region"),
+    [
+        ("data residency in Canada, batch scoring", Residency.CA, None),
+        ("our data must stay in Japan", Residency.JP, "ap-northeast-1"),
+        ("data must remain in Quebec", Residency.CA, None),
+        ("customer data must stay in California", Residency.US, None),
+        ("data residency in Australia", Residency.AU, "ap-southeast-2"),
+        ("data must not leave India", Residency.IN, "ap-south-1"),
+        ("data must stay in Frankfurt", Residency.DE, "eu-central-1"),
+    ],
+)
+def test_residency_by_country_state_or_city(
+    text: str, residency: Residency, region: str | None
+) -> None:
+    c = read(text)
+    assert c.data_residency == residency
+    assert c.region == region
+
+
+def test_residency_in_a_multi_region_country_asks_among_its_regions() -> None:
+    c = read("Loan default model, data residency in Canada, batch, 20 GB, $3k/month, no PII")
+    assert c.region is None
+    [question] = questions_for(c, ["region"])
+    assert "Canada" in question.question
+    assert "ca-central-1" in question.why and "ca-west-1" in question.why
+    for example in question.examples:
+        assert parse_answer("region", example) in ("ca-central-1", "ca-west-1")
+
+
+@pytest.mark.parametrize(
+    ("text", "classes"),
+    [
+        ("loan model on personal financial data", [DataSensitivity.PII]),
+        ("customers' bank account details", [DataSensitivity.PII]),
+        ("we store payment details", [DataSensitivity.PCI]),
+        ("patient data from the clinic", [DataSensitivity.PHI]),
+    ],
+)
+def test_sensitivity_synonyms(text: str, classes: list[DataSensitivity]) -> None:
+    assert read(text).data_sensitivity == classes
+
+
+def test_real_time_api_over_clickstream_is_real_time_serving() -> None:
+    c = read(
+        "Real-time recommendation API, 2,000 requests/s, p95 under 80 ms, us-west-2, "
+        "user clickstream with PII, GDPR not applicable, $25k/month."
+    )
+    assert c.deployment_mode == REAL_TIME
+    assert c.problem_type == "recommendation"
+    assert c.latency_p95_ms == 80 and c.latency_p99_ms is None
+
+
+def test_a_vague_request_is_asked_what_to_predict() -> None:
+    c = read("Just want some ML for our sales team.")
+    assert c.problem_type is None
+    missing = c.missing_to_ask()
+    assert missing[-1] == "problem_type"
+    question = questions_for(c, missing)[-1]
+    assert question.field == "problem_type"
+    assert "predict" in question.question
+    answered, evidence = extract(
+        "Just want some ML for our sales team.",
+        {"problem_type": "which leads will convert (classification)"},
+    )
+    assert answered.problem_type == "classification"
+    assert answered.prediction_target == "which leads will convert"
+    assert "prediction_target" in evidence
+
+
+def test_a_known_problem_is_not_asked_again() -> None:
+    c = read("Churn classification, us-east-1")
+    assert "problem_type" not in c.missing_to_ask()
+
+
+def test_prediction_target_is_read_from_the_request() -> None:
+    c = read("We want to predict which customers will churn, from 40 GB of usage data")
+    assert c.prediction_target == "which customers will churn"
 
 
 @pytest.mark.parametrize(
@@ -424,6 +567,8 @@ def test_throughput_not_invented(text: str) -> None:
         ("retrain nightly, serve via API", REAL_TIME),
         ("streaming fraud detection on Kafka", STREAMING),
         ("clickstream in real time", STREAMING),
+        ("Real-time recommendation API over user clickstream", REAL_TIME),
+        ("an endpoint that scores each clickstream event", REAL_TIME),
         ("event stream from Kinesis with real-time alerts", STREAMING),
     ],
 )

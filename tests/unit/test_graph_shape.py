@@ -9,7 +9,12 @@ from langgraph.graph import END, START
 
 from agentic_mlops.domain import ConstraintSchema, MLOpsProjectState
 from agentic_mlops.workflow import nodes
-from agentic_mlops.workflow.graph import build_graph, route_after_coverage
+from agentic_mlops.workflow.graph import (
+    build_graph,
+    route_after_approval,
+    route_after_coverage,
+    route_after_policy,
+)
 from agentic_mlops.workflow.registry import (
     DELIVERY_NODES,
     INTAKE_NODES,
@@ -111,19 +116,28 @@ def test_main_nodes_are_chained_by_normal_edges_in_registry_order() -> None:
     found = edges()
 
     # When the main and delivery nodes are walked in order
-    # Then each is followed by the next through a normal edge; after the approval an
-    # approved run branches to delivery and a rejected one ends; delivery ends the run
+    # Then each is followed by the next (normal edges, except the policy check's branch
+    # to the gate); after the approval an approved run branches to delivery, one whose
+    # comment changed the constraints back to the planner, and a rejected one ends; a
+    # re-made plan that still passes goes from the policy check straight to delivery
     for upstream, downstream in pairwise(MAIN_NODES):
-        assert (upstream, downstream, False, None) in found
+        edge = (upstream, downstream, False, None)
+        if upstream == "policy_eval":
+            edge = (upstream, downstream, True, "gate")
+        assert edge in found
     for upstream, downstream in pairwise(DELIVERY_NODES):
         assert (upstream, downstream, False, None) in found
     assert (MAIN_NODES[-1], DELIVERY_NODES[0], True, "deliver") in found
+    assert (MAIN_NODES[-1], MAIN_NODES[0], True, "replan") in found
+    assert ("policy_eval", DELIVERY_NODES[0], True, "deliver") in found
     assert (MAIN_NODES[-1], END, True, "end") in found
     assert (DELIVERY_NODES[-1], END, False, None) in found
     main_out = {(s, t) for s, t, _, _ in found if s in MAIN_NODES}
     assert main_out == {
         *pairwise(MAIN_NODES),
+        ("policy_eval", DELIVERY_NODES[0]),
         (MAIN_NODES[-1], DELIVERY_NODES[0]),
+        (MAIN_NODES[-1], MAIN_NODES[0]),
         (MAIN_NODES[-1], END),
     }
 
@@ -145,9 +159,11 @@ def test_full_graph_has_exactly_the_intake_loop_main_chain_and_delivery() -> Non
         ("planner", "critic_tech", False, None),
         ("critic_tech", "critic_cost", False, None),
         ("critic_cost", "policy_eval", False, None),
-        ("policy_eval", "gate_hitl", False, None),
+        ("policy_eval", "gate_hitl", True, "gate"),
+        ("policy_eval", "codegen", True, "deliver"),
         ("gate_hitl", "process_approval_feedback", False, None),
         ("process_approval_feedback", "codegen", True, "deliver"),
+        ("process_approval_feedback", "planner", True, "replan"),
         ("process_approval_feedback", END, True, "end"),
         ("codegen", "validators", False, None),
         ("validators", "diff_and_persist", False, None),
@@ -244,3 +260,35 @@ def test_each_node_names_the_provider_method_and_pack_it_uses() -> None:
         assert (packs / method).is_dir(), f"no few-shot pack folder for {method}"
     # every pack folder belongs to a node, so none is dead
     assert {entry.name for entry in packs.iterdir() if entry.is_dir()} == methods
+
+
+# re-planning after an approval comment ---------------------------------------------------
+
+
+def _approved(recheck: dict | None, status: str = "approved") -> MLOpsProjectState:
+    return MLOpsProjectState.model_validate(
+        {
+            "decision_set_id": "ds-1",
+            "project_id": "prj-1",
+            "request": "r",
+            "status": status,
+            "recheck": recheck,
+        }
+    )
+
+
+def test_route_after_approval_replans_when_the_comment_changed_constraints() -> None:
+    change = {"field": "region", "old": "eu-west-1", "new": "us-east-1", "source": "move"}
+    assert route_after_approval(_approved({"changes": [change]})) == "replan"
+    assert route_after_approval(_approved(None)) == "deliver"
+    assert route_after_approval(_approved({"changes": [change]}, status="rejected")) == "end"
+
+
+def test_route_after_policy_skips_the_gate_only_for_a_rechecked_plan_that_passes() -> None:
+    assert route_after_policy(_approved(None, status="running")) == "gate"
+    pending = {"changes": [], "pending": True}
+    assert route_after_policy(_approved(pending, status="running")) == "gate"
+    passes = {"changes": [], "pending": False, "needs_decision": False}
+    assert route_after_policy(_approved(passes, status="approved")) == "deliver"
+    fails = {"changes": [], "pending": False, "needs_decision": True, "reasons": ["x"]}
+    assert route_after_policy(_approved(fails, status="approved")) == "gate"

@@ -315,15 +315,28 @@ def test_adaptive_questioner_asks_the_one_missing_golden_field() -> None:
     [
         (
             ConstraintSchema(),
-            ["deployment_mode", "region", "data_volume_gb", "budget", "data_sensitivity"],
+            [
+                "deployment_mode",
+                "region",
+                "data_volume_gb",
+                "budget",
+                "data_sensitivity",
+                "problem_type",  # what to predict is asked while unknown
+            ],
         ),
         (
             ConstraintSchema(deployment_mode="real_time", region="us-east-1"),
-            ["data_volume_gb", "budget", "data_sensitivity", "latency_p99_ms"],
+            ["data_volume_gb", "budget", "data_sensitivity", "latency_p99_ms", "problem_type"],
         ),
         (
             ConstraintSchema(deployment_mode="batch", data_sensitivity=[], data_volume_gb=1),
-            ["region", "budget"],
+            ["region", "budget", "problem_type"],
+        ),
+        (
+            ConstraintSchema(
+                problem_type="forecasting", deployment_mode="batch", data_sensitivity=[]
+            ),
+            ["region", "data_volume_gb", "budget"],
         ),
     ],
 )
@@ -459,7 +472,11 @@ def test_rejection_closes_the_run_without_changes(assessed_batch: MLOpsProjectSt
     update, ctx = run_node("process_approval_feedback", state)
 
     # Then the run is rejected, the comment changes nothing and is the card's rationale
-    assert update == {"status": "rejected", "feedback": {"changes": [], "unrecognised": []}}
+    assert update == {
+        "status": "rejected",
+        "feedback": {"changes": [], "unrecognised": []},
+        "recheck": None,
+    }
     assert types_of(ctx) == ["reason-card"]
     card = card_of(ctx)
     assert card.decision == "Rejected by alice; nothing will be generated."
@@ -720,10 +737,57 @@ def test_approval_with_spot_comment_through_the_graph_updates_constraints() -> N
         Command(resume={"decision": "approve", "comment": SPOT_COMMENT, "approver": "t"})
     )
 
-    # Then the final constraints use spot training and a constraints-update is streamed
-    assert driver.state().constraints.use_spot_training is True
-    assert step.types() == ["approval-decided", "reason-card", "constraints-update"]
-    assert step.messages[-1]["payload"]["changes"][0]["field"] == "use_spot_training"
+    # Then the constraints use spot training (a constraints-update is streamed), and the
+    # plan is re-made and re-costed with spot before code generation: the plan, the cost
+    # and the code agree; it still passes, so no new approval is needed
+    state = driver.state()
+    assert state.constraints.use_spot_training is True
+    types = step.types()
+    assert types[:3] == ["approval-decided", "reason-card", "constraints-update"]
+    assert step.messages[2]["payload"]["changes"][0]["field"] == "use_spot_training"
+    assert {"cost-update", "policy-update"} <= set(types[3:])
+    assert "approval-requested" not in types
+    training = state.plan.by_service("sagemaker_training")[0]
+    assert training.config["spot"] is True
+    lines = [i for i in state.cost.line_items if i.component_id == training.id]
+    assert lines and all("spot" in i.description for i in lines)
+    assert state.recheck is not None and state.recheck.needs_decision is False
+    assert state.status == "approved"
+
+
+def test_an_approval_comment_that_breaks_policy_returns_to_the_gate() -> None:
+    # Given a run paused at the approval gate for EU-resident data in eu-west-1
+    driver = GraphDriver()
+    first = driver.start(GOLDEN["batch_tabular"]["request"])
+    approved_total = first.interrupt_value()["monthly_total_usd"]
+
+    # When the approver approves but moves the workload to us-east-1
+    step = driver.stream(
+        Command(resume={"decision": "approve", "comment": "move to us-east-1", "approver": "t"})
+    )
+
+    # Then the plan is re-made in us-east-1, the policy now fails on residency, and the run
+    # pauses at the gate again, whose card says what changed and why a new decision is due
+    state = driver.state()
+    assert state.plan.region == "us-east-1" and state.cost.region == "us-east-1"
+    assert state.policy.overall == "fail"
+    request = step.interrupt_value()
+    assert request["kind"] == "approval"
+    assert request["changes"][0]["field"] == "region"
+    assert any("policy now fails" in r for r in request["reasons"])
+    assert request["monthly_total_usd"] != approved_total
+    cards = [m["payload"] for m in step.messages if m["type"] == "reason-card"]
+    gate_card = cards[-1]
+    assert gate_card["decision"].startswith("New approval needed")
+    assert "region" in gate_card["decision"] and "policy now fails" in gate_card["decision"]
+
+    # When the approver approves the re-made plan without a comment
+    driver.stream(Command(resume={"decision": "approve", "comment": None, "approver": "t"}))
+
+    # Then it goes on to delivery with the re-made plan
+    final = driver.state()
+    assert final.status == "approved" and final.recheck is None
+    assert final.plan.region == "us-east-1"
 
 
 def test_two_question_rounds_ask_only_what_is_still_missing() -> None:

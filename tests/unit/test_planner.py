@@ -6,6 +6,7 @@ import pytest
 
 from agentic_mlops.domain import Budget, ConstraintSchema, Plan
 from agentic_mlops.domain.services import CAPABILITIES, SERVICES
+from agentic_mlops.pricing import estimate, load_catalogue
 from agentic_mlops.providers.offline.planner import plan_for
 
 
@@ -179,7 +180,7 @@ def test_always_present_capabilities_and_services(name):
         "cloudwatch",
         "sagemaker_model_monitor",
         "eventbridge_scheduler",
-        "codepipeline",
+        "github_actions",
     ):
         assert p.by_service(service), service
     s3 = only(p, "s3")
@@ -187,8 +188,8 @@ def test_always_present_capabilities_and_services(name):
     assert only(p, "sagemaker_model_registry").config["approval_status"] == (
         "PendingManualApproval"
     )
-    assert only(p, "codepipeline").config["prod_approval_gate"] is True
-    assert 1 <= only(p, "codepipeline").config["pipelines"] <= 2
+    assert only(p, "github_actions").config["prod_approval_gate"] is True
+    assert only(p, "github_actions").config["workflows"] == 2
     assert p.encryption.at_rest in ("aws-kms-cmk", "aws-managed")
     assert p.region == constraints.region
     assert p.deployment_mode == constraints.deployment_mode
@@ -258,7 +259,8 @@ def test_fraud_realtime_reference():
     endpoint = only(p, "sagemaker_endpoint")
     assert endpoint.config["instance_type"] in ("ml.c6i.xlarge", "ml.c6i.2xlarge")
     assert endpoint.config["instance_count"] >= 2
-    assert endpoint.config["instance_count"] * 250 >= 300
+    capacity = load_catalogue().instance_rps(endpoint.config["instance_type"], "tabular")
+    assert endpoint.config["instance_count"] * capacity * 0.7 >= 300
     assert endpoint.config["hours_per_month"] == 730
     assert endpoint.config["data_capture"] is True
     assert endpoint.config["autoscaling_max"] > endpoint.config["instance_count"]
@@ -270,7 +272,7 @@ def test_fraud_realtime_reference():
     assert p.networking.vpc and not p.networking.internet_egress
     assert endpoint.private_networking
     assert p.by_service("kms") and p.by_service("cloudtrail")
-    assert only(p, "codepipeline").config["pipelines"] == 2
+    assert only(p, "github_actions").config["workflows"] == 2
     alternatives = {a.option for a in p.alternatives}
     assert "SageMaker Serverless Inference" in alternatives
     # Cadence unknown: weekly assumed and said so.
@@ -519,10 +521,10 @@ def test_cadence_drives_runs():
 def test_team_skills_and_avoided_services():
     no_kube = plan(churn(avoided_services=["EKS"], team_skills=["python", "sql"]))
     assert any("EKS/Kubernetes is on the avoid list" in r for r in no_kube.rationale)
-    assert any("CDK" in r for r in no_kube.rationale)
-    assert only(no_kube, "codepipeline").config["iac"] == "cdk"
+    assert any("python, sql" in r and "Terraform" in r for r in no_kube.rationale)
+    assert only(no_kube, "github_actions").config["iac"] == "terraform"  # as generated
     terraform = plan(churn(team_skills=["terraform", "python"]))
-    assert only(terraform, "codepipeline").config["iac"] == "terraform"
+    assert only(terraform, "github_actions").config["iac"] == "terraform"
     assert any("EKS" in a.option for a in no_kube.alternatives)
 
 
@@ -547,7 +549,10 @@ def test_over_budget_design_is_replanned_lean():
     assert only(lean, "sagemaker_training").config["spot"] is True
     assert only(lean, "sagemaker_training").config["checkpoint_s3"] is True
     assert only(rich, "sagemaker_training").config["spot"] is False
-    assert any("exceeded the $1,500 budget" in r for r in lean.rationale)
+    assert any(
+        "over the $1,500 budget, so cheaper alternatives were tried" in r for r in lean.rationale
+    )
+    assert any("spot training: applied" in r for r in lean.rationale)
     assert not any("first design" in r for r in rich.rationale)
     # Lean real-time plans check drift daily instead of hourly.
     tight = realtime(latency_p99_ms=40, throughput_rps=2000, budget=usd(500))
@@ -555,7 +560,8 @@ def test_over_budget_design_is_replanned_lean():
         only(plan(tight), "sagemaker_model_monitor").config["hours_per_month"]
         < (
             only(
-                plan(realtime(latency_p99_ms=40, throughput_rps=2000)), "sagemaker_model_monitor"
+                plan(realtime(latency_p99_ms=40, throughput_rps=2000, budget=usd(100_000))),
+                "sagemaker_model_monitor",
             ).config["hours_per_month"]
         )
     )
@@ -566,3 +572,57 @@ def test_over_budget_design_is_replanned_lean():
 def test_macie_sampling_scales_with_volume():
     assert only(plan(churn(data_volume_gb=40)), "macie").config["gb_scanned"] == 40
     assert only(plan(churn(data_volume_gb=5000)), "macie").config["gb_scanned"] == 500
+
+
+def _quoted_total(p: Plan) -> str:
+    return next(r for r in p.rationale if r.startswith("The estimate from the pricing catalogue"))
+
+
+@pytest.mark.parametrize("factory", list(REFERENCES))
+def test_budget_reasoning_quotes_the_estimate_of_the_plan(factory):
+    c = REFERENCES[factory]()
+    p = plan(c)
+    priced = estimate(p, c)
+    sentence = _quoted_total(p)
+    assert f"${priced.monthly_total_usd:,.0f}/month" in sentence
+    for env in priced.environments:
+        assert f"{env.name} ${env.monthly_usd:,.0f}" in sentence
+    if priced.within_budget is False:
+        assert any("over the" in r for r in p.risks)
+
+
+def test_over_budget_plan_says_which_alternatives_it_tried_and_why_not():
+    fraud_tight = fraud(budget=usd(300))
+    p = plan(fraud_tight)
+    tried = next(r for r in p.rationale if "cheaper alternatives were tried" in r)
+    assert "spot training:" in tried
+    assert "smaller instances:" in tried
+    assert "serverless inference: not possible" in tried  # 50 ms p99, PCI in a VPC
+    assert "batch instead of real-time: not possible" in tried
+    priced = estimate(p, fraud_tight)
+    assert priced.within_budget is False  # honest: still over, and said so
+    assert any("over the $300 budget" in r for r in p.risks)
+
+
+def test_relaxed_latency_over_budget_switches_to_batch_scoring():
+    relaxed = realtime(latency_p99_ms=4 * 3_600_000, throughput_rps=500, budget=usd(200))
+    p = plan(relaxed)
+    assert p.deployment_mode.value == "batch"
+    assert p.by_service("sagemaker_batch_transform") and not p.by_service("sagemaker_endpoint")
+    assert any("batch instead of real-time: applied" in r for r in p.rationale)
+
+
+def test_endpoint_is_sized_from_the_catalogue_capacity_model():
+    catalogue = load_catalogue()
+    for rps in (50.0, 400.0, 3000.0):
+        p = plan(realtime(throughput_rps=rps, latency_p99_ms=300))
+        endpoint = only(p, "sagemaker_endpoint").config
+        per_instance = catalogue.instance_rps(endpoint["instance_type"], "tabular")
+        assert endpoint["instance_count"] == max(
+            2 if endpoint["instance_count"] >= 2 else 1,
+            catalogue.instances_for(endpoint["instance_type"], "tabular", rps),
+        )
+        assert (
+            endpoint["instance_count"] * per_instance * catalogue.capacity.target_utilisation >= rps
+        )
+        assert endpoint["requests_per_month"] == round(rps * 730 * 3600)

@@ -37,11 +37,14 @@ SAMPLE_CONFIGS: dict[str, dict[str, ConfigValue]] = {
         "instance_type": "ml.m5.xlarge",
         "instance_count": 1,
         "hours_per_month": 730,
+        "requests_per_month": 0,
+        "payload_kb": 2,
     },
     "sagemaker_serverless_inference": {
         "memory_gb": 2,
         "requests_per_month": 1_000_000,
         "avg_duration_ms": 100,
+        "payload_kb": 0,
     },
     "sagemaker_batch_transform": {
         "instance_type": "ml.c6i.xlarge",
@@ -55,7 +58,7 @@ SAMPLE_CONFIGS: dict[str, dict[str, ConfigValue]] = {
         "write_units_millions": 5,
         "read_units_millions": 20,
     },
-    "kinesis_data_streams": {"shards": 2, "hours_per_month": 730},
+    "kinesis_data_streams": {"shards": 2, "hours_per_month": 730, "records_per_second": 0},
     "managed_flink": {"kpu": 2, "hours_per_month": 730},
     "lambda": {"requests_millions": 3, "gb_seconds": 400_000},
     "eventbridge_scheduler": {},
@@ -66,7 +69,7 @@ SAMPLE_CONFIGS: dict[str, dict[str, ConfigValue]] = {
     "cloudtrail": {"data_events_millions": 4},
     "macie": {"gb_scanned": 50},
     "ecr": {"storage_gb": 15},
-    "codepipeline": {"pipelines": 2},
+    "github_actions": {"workflows": 2},
 }
 
 PLANNER_INSTANCE_TYPES = [
@@ -118,8 +121,16 @@ def constraints(budget: float | None = 1000.0, region: str = "us-east-1") -> Con
     )
 
 
-def lines_of(result, cid):
-    return [item for item in result.line_items if item.component_id == cid]
+def lines_of(result, cid, environment="prod"):
+    return [
+        item
+        for item in result.line_items
+        if item.component_id == cid and item.environment == environment
+    ]
+
+
+def prod(result):
+    return [item for item in result.line_items if item.environment == "prod"]
 
 
 def test_sample_configs_match_the_service_vocabulary():
@@ -169,20 +180,27 @@ def test_every_service_is_priced_in_component_order():
     ],
 )
 def test_free_services_cost_zero_with_a_note(service):
-    [item] = estimate(plan(component(service)), constraints()).line_items
+    [item] = estimate(plan(component(service)), constraints()).line_items[:1]
     assert item.monthly_usd == 0
     assert "free" in " ".join(item.assumptions).lower() or "no charge" in item.description
 
 
 def test_known_endpoint_line_us_east_1():
-    result = estimate(plan(component("sagemaker_endpoint")), constraints())
-    [item] = result.line_items
+    result = estimate(plan(component("sagemaker_endpoint", instance_count=3)), constraints())
+    [item, data] = prod(result)
     assert item.unit == "instance-hour"
     assert item.unit_price_usd == 0.23
-    assert item.quantity == 730
-    assert item.monthly_usd == 167.9
-    assert item.assumptions[0] == "730 h/month × 1 instance ml.m5.xlarge"
-    assert result.monthly_total_usd == 167.9
+    assert item.quantity == 730 * 3
+    assert item.monthly_usd == 503.7
+    assert item.assumptions[0] == "730 h/month × 3 instances ml.m5.xlarge"
+    assert data.monthly_usd == 0  # no requests in the sample config
+    [staging, _] = lines_of(result, "sagemaker_endpoint", "staging")
+    assert staging.quantity == 730  # staging serves from one instance
+    assert [(e.name, e.monthly_usd) for e in result.environments] == [
+        ("staging", 167.9),
+        ("prod", 503.7),
+    ]
+    assert result.monthly_total_usd == 671.6
     assert result.region_multiplier == 1.0
 
 
@@ -194,7 +212,7 @@ def test_region_multiplier_raises_eu_west_1_prices():
     assert multiplier > 1
     assert eu.region_multiplier == multiplier
     assert eu.line_items[0].unit_price_usd == pytest.approx(0.23 * multiplier)
-    assert eu.monthly_total_usd == round(0.23 * multiplier * 730, 2)
+    assert eu.monthly_total_usd == round(0.23 * multiplier * 730, 2) * 2
     assert eu.monthly_total_usd > us.monthly_total_usd
     assert any("eu-west-1 multiplier" in a for a in eu.line_items[0].assumptions)
 
@@ -220,7 +238,8 @@ def test_serverless_and_lambda_hand_computed():
     result = estimate(
         plan(component("sagemaker_serverless_inference"), component("lambda")), constraints()
     )
-    serverless, requests, compute = result.line_items
+    serverless, data, requests, compute = prod(result)
+    assert data.monthly_usd == 0
     assert serverless.quantity == 200_000  # 1M requests × 0.1 s × 2 GB
     assert serverless.monthly_usd == 4.0
     assert requests.monthly_usd == 0.6
@@ -237,10 +256,10 @@ def test_multi_line_services():
 
 def test_budget_comparison():
     endpoint = component("sagemaker_endpoint")
-    assert estimate(plan(endpoint), constraints(budget=200)).within_budget is True
-    over = estimate(plan(endpoint), constraints(budget=100))
+    assert estimate(plan(endpoint), constraints(budget=400)).within_budget is True
+    over = estimate(plan(endpoint), constraints(budget=300))
     assert over.within_budget is False
-    assert over.budget_monthly_usd == 100
+    assert over.budget_monthly_usd == 300
     unknown = estimate(plan(endpoint), constraints(budget=None))
     assert unknown.within_budget is None
     assert unknown.budget_monthly_usd is None
@@ -259,7 +278,12 @@ def test_missing_sizing_key_names_component_and_key():
         id="online",
         service="sagemaker_endpoint",
         purpose="serve",
-        config={"instance_type": "ml.m5.xlarge", "hours_per_month": 730},
+        config={
+            "instance_type": "ml.m5.xlarge",
+            "hours_per_month": 730,
+            "requests_per_month": 10,
+            "payload_kb": 1,
+        },
     )
     with pytest.raises(ValueError, match=r"'online'.*'instance_count'"):
         estimate(plan(bad), constraints())
@@ -273,7 +297,7 @@ def test_invalid_sizing_value_is_a_value_error(value):
 
 def test_numeric_text_is_accepted():
     result = estimate(plan(component("s3", storage_gb="100")), constraints())
-    assert result.monthly_total_usd == 2.3
+    assert [e.monthly_usd for e in result.environments] == [2.3, 2.3]
 
 
 def test_unknown_region_is_a_value_error():
@@ -288,3 +312,46 @@ def test_estimate_is_deterministic():
     assert first.model_dump_json() == second.model_dump_json()
     assert first.catalogue_date == "2026-10-01"
     assert first.findings == []
+
+
+def test_training_is_priced_in_staging_only_and_traffic_scales_in_staging():
+    catalogue = load_catalogue()
+    share = catalogue.staging.traffic_share
+    result = estimate(
+        plan(
+            component("sagemaker_training"),
+            component("sagemaker_endpoint", requests_per_month=10_000_000, payload_kb=4),
+            component("kinesis_data_streams", records_per_second=1000),
+        ),
+        constraints(),
+    )
+    assert {i.environment for i in result.line_items if i.component_id == "sagemaker_training"} == {
+        "staging"
+    }
+    prod_data = lines_of(result, "sagemaker_endpoint")[1]
+    staging_data = lines_of(result, "sagemaker_endpoint", "staging")[1]
+    assert prod_data.quantity == pytest.approx(10_000_000 * 4 / 1024 / 1024, rel=1e-6)
+    assert prod_data.unit_price_usd == 0.016
+    assert staging_data.quantity == pytest.approx(prod_data.quantity * share, rel=1e-4)
+    _shards, puts = lines_of(result, "kinesis_data_streams")
+    assert puts.quantity == pytest.approx(1000 * 3600 * 730 / 1e6)
+    assert puts.monthly_usd == round(puts.quantity * 0.014, 2)
+    assert lines_of(result, "kinesis_data_streams", "staging")[1].quantity == pytest.approx(
+        puts.quantity * share
+    )
+    assert result.monthly_total_usd == round(sum(e.monthly_usd for e in result.environments), 2)
+
+
+def test_capacity_model_sizes_by_workload_kind():
+    catalogue = load_catalogue()
+    assert catalogue.instance_rps("ml.m5.large", "tabular") == 50
+    assert catalogue.instance_rps("ml.m5.large", "deep") == 5
+    assert catalogue.instance_rps("ml.g5.12xlarge", "llm") == 6
+    assert catalogue.instances_for("ml.m5.large", "tabular", 300) == 9  # 300 / (50 × 0.7)
+    assert catalogue.instance_rps("ml.unknown", "tabular") is None
+
+
+def test_nothing_priced_that_is_not_generated():
+    catalogue = load_catalogue()
+    assert "codepipeline" not in catalogue.services
+    assert "github_actions" in catalogue.services

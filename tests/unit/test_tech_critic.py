@@ -374,3 +374,68 @@ def test_component_type_is_untouched():
     for finding in review(constraints, planted).findings:
         if finding.component_id:
             assert isinstance(planted.component(finding.component_id), Component)
+
+
+# --------------------------------------------------------------------------- feasibility
+
+
+def test_training_run_longer_than_the_month_and_max_run_is_unsound():
+    """The issue's case: a 480-hour run every week passed the critic."""
+    constraints = REFERENCES["churn"]
+    base = plan_for(constraints)[0]
+    assert not {"TECH-FEAS-001", "TECH-FEAS-002"} & set(ids(review(constraints, base)))
+    planted = with_config(base, "sagemaker_training", hours_per_run=480, runs_per_month=4.33)
+    critique = review(constraints, planted)
+    assert ids(critique)["TECH-FEAS-001"] == "critical"  # 2,078 h of runs in a 730 h month
+    assert critique.verdict == "unsound"
+    detail = next(f.detail for f in critique.findings if f.id == "TECH-FEAS-001")
+    assert "2,078 h" in detail and "730 h month" in detail
+    beyond = with_config(base, "sagemaker_training", hours_per_run=680, runs_per_month=1)
+    detail = next(f.detail for f in review(constraints, beyond).findings if f.id == "TECH-FEAS-002")
+    assert "2,419,200 s" in detail  # 680 h = 2,448,000 s > 28 days
+
+
+def test_max_run_alone_and_overlap_alone():
+    constraints = REFERENCES["churn"]
+    base = plan_for(constraints)[0]
+    # 700 h once a month: fits the month, but not the 28-day (672 h) max_run.
+    long_once = with_config(base, "sagemaker_training", hours_per_run=700, runs_per_month=1)
+    found = ids(review(constraints, long_once))
+    assert "TECH-FEAS-002" in found and "TECH-FEAS-001" not in found
+    # 30 h daily: under max_run but each run outlasts the day until the next one.
+    overlap = with_config(base, "sagemaker_training", hours_per_run=30, runs_per_month=30)
+    found = ids(review(constraints, overlap))
+    assert "TECH-FEAS-001" in found and "TECH-FEAS-002" not in found
+
+
+def test_endpoint_fleet_beyond_quota_is_flagged():
+    """The issue's case: 143 endpoint instances for 50k events/s were 'sound'."""
+    constraints = REFERENCES["fraud"]
+    base = plan_for(constraints)[0]
+    assert "TECH-QUOTA-001" not in ids(review(constraints, base))
+    planted = with_config(base, "sagemaker_endpoint", instance_count=143, autoscaling_max=286)
+    critique = review(constraints, planted)
+    assert ids(critique)["TECH-QUOTA-001"] == "high"
+    assert critique.verdict == "unsound"
+
+
+def test_throughput_per_instance_uses_the_catalogue_capacity_model():
+    constraints = make(throughput_rps=1000, latency_p99_ms=300, budget=usd(100_000))
+    base = plan_for(constraints)[0]
+    assert "TECH-CAP-001" not in ids(review(constraints, base))
+    # 4 x ml.m5.large serve 4 × 50 = 200 rps in the catalogue's model, not 4 × 100.
+    planted = with_config(base, "sagemaker_endpoint", instance_type="ml.m5.large", instance_count=4)
+    finding = next(f for f in review(constraints, planted).findings if f.id == "TECH-CAP-001")
+    assert "200 rps" in finding.detail and "1000 rps" in finding.detail
+
+
+def test_estimate_over_budget_is_not_sound():
+    constraints = REFERENCES["fraud"]
+    base = plan_for(constraints)[0]
+    assert "TECH-COST-001" not in ids(review(constraints, base))
+    poor = constraints.model_copy(update={"budget": usd(100)})
+    critique = review(poor, base)
+    assert ids(critique)["TECH-COST-001"] == "high"
+    assert critique.verdict == "unsound"
+    detail = next(f.detail for f in critique.findings if f.id == "TECH-COST-001")
+    assert "staging $" in detail and "prod $" in detail and "$100/month" in detail

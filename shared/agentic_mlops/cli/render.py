@@ -68,10 +68,11 @@ def cost_table(cost: dict[str, Any]) -> Table:
         title=f"Monthly cost estimate ({cost['region']}) — catalogue {cost['catalogue_date']}",
         title_justify="left",
     )
-    for column in ("component", "item", "quantity", "unit price", "monthly"):
+    for column in ("env", "component", "item", "quantity", "unit price", "monthly"):
         table.add_column(column, justify="right" if column in {"quantity", "monthly"} else "left")
     for item in cost["line_items"]:
         table.add_row(
+            item.get("environment", ""),
             item["component_id"],
             item["description"],
             f"{item['quantity']:,.2f} {item['unit']}",
@@ -84,7 +85,10 @@ def cost_table(cost: dict[str, Any]) -> Table:
         if cost.get("within_budget") is None
         else (" within budget" if cost["within_budget"] else " OVER BUDGET")
     )
+    for env in cost.get("environments", []):
+        table.add_row("", "", f"{env['name']} subtotal", "", "", _money(env["monthly_usd"]))
     table.add_row(
+        "",
         "",
         "[bold]total[/bold]",
         "",

@@ -685,7 +685,7 @@ def _sizing(plan: Plan, c: ConstraintSchema, comp: dict[str, Component]) -> dict
         "log_retention_days": _retention(int(observability.get("log_retention_days", 90))),
         "access_log_retention_days": 2192 if "HIPAA" in compliance else 365,
         "budget_usd": round(c.budget.monthly_usd, 2) if c.budget else 1000.0,
-        "latency_alarm_ms": c.latency_p99_ms or 1000,
+        "latency_alarm_ms": c.latency_target_ms or 1000,
         "endpoint_instance_storage": bool(_INSTANCE_STORAGE.match(endpoint_type)),
         "glue_workers": min(100, max(2, math.ceil(float(glue.get("dpu_hours_per_run", 4)) / 2))),
         "network": {

@@ -10,7 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentic_mlops.domain.approval import ApprovalDecision, ConstraintChange, FeedbackResult
+    from agentic_mlops.domain.approval import (
+        ApprovalDecision,
+        ApprovalRecheck,
+        ConstraintChange,
+        FeedbackResult,
+    )
     from agentic_mlops.domain.assessment import (
         CostEstimate,
         CostLineItem,
@@ -47,6 +52,7 @@ _EXPORTS = {
     "ANSWERABLE_FIELDS": "agentic_mlops.domain.constraints",
     "Alternative": "agentic_mlops.domain.plan",
     "ApprovalDecision": "agentic_mlops.domain.approval",
+    "ApprovalRecheck": "agentic_mlops.domain.approval",
     "Budget": "agentic_mlops.domain.constraints",
     "BundleRef": "agentic_mlops.domain.delivery",
     "CommitRef": "agentic_mlops.domain.delivery",
@@ -87,6 +93,7 @@ __all__ = [
     "MANDATORY_FIELDS",
     "Alternative",
     "ApprovalDecision",
+    "ApprovalRecheck",
     "Budget",
     "BundleRef",
     "CommitRef",

@@ -24,6 +24,21 @@ class ConstraintChange(BaseModel):
     source: str = Field(description="The phrase the change was read from.")
 
 
+class ApprovalRecheck(BaseModel):
+    """An approval whose comment changed the constraints: the plan is re-made and checked.
+
+    ``pending`` while the plan, cost and policy are re-made; then ``needs_decision`` says
+    whether the run goes back to the approval gate, with the ``reasons``.
+    """
+
+    changes: list[ConstraintChange] = Field(default_factory=list)
+    approved_total_usd: float | None = None
+    approved_policy: str | None = None
+    pending: bool = True
+    needs_decision: bool = False
+    reasons: list[str] = Field(default_factory=list)
+
+
 class FeedbackResult(BaseModel):
     """What the approval feedback did to the constraints."""
 

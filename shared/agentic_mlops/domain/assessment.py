@@ -41,16 +41,32 @@ class CostLineItem(BaseModel):
     quantity: float = Field(ge=0)
     monthly_usd: float = Field(ge=0)
     assumptions: list[str] = Field(default_factory=list)
+    environment: Literal["staging", "prod"] = "prod"
+    """The environment the generated Terraform provisions this line in."""
+
+
+class EnvironmentCost(BaseModel):
+    """The monthly subtotal of one provisioned environment."""
+
+    name: Literal["staging", "prod"]
+    monthly_usd: float = Field(ge=0)
+    notes: list[str] = Field(default_factory=list)
 
 
 class CostEstimate(BaseModel):
     """A monthly cost estimate of a plan, priced from the shipped catalogue."""
+
+    def environment_total(self, name: str) -> float:
+        """Return the monthly subtotal of one environment (0 when it is not priced)."""
+        return round(sum(i.monthly_usd for i in self.line_items if i.environment == name), 2)
 
     currency: Literal["USD"] = "USD"
     region: str
     region_multiplier: float
     monthly_total_usd: float = Field(ge=0)
     line_items: list[CostLineItem]
+    environments: list[EnvironmentCost] = Field(default_factory=list)
+    """Staging and prod subtotals; ``monthly_total_usd`` is their sum."""
     assumptions: list[str] = Field(default_factory=list)
     catalogue_source: str
     catalogue_date: str

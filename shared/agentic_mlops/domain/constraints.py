@@ -31,6 +31,22 @@ class Residency(StrEnum):
     UK = "uk"
     CA = "ca"
     APAC = "apac"
+    DE = "de"
+    CH = "ch"
+    IE = "ie"
+    FR = "fr"
+    SE = "se"
+    IT = "it"
+    ES = "es"
+    JP = "jp"
+    KR = "kr"
+    SG = "sg"
+    AU = "au"
+    IN = "in"
+    HK = "hk"
+    BR = "br"
+    AE = "ae"
+    ZA = "za"
 
 
 class Budget(BaseModel):
@@ -59,12 +75,21 @@ class ConstraintSchema(BaseModel):
         description="classification, regression, forecasting, recommendation, nlp, "
         "computer_vision, llm_fine_tuning, anomaly_detection.",
     )
+    prediction_target: str | None = Field(
+        default=None, description="What the model predicts, in the user's words."
+    )
     deployment_mode: DeploymentMode | None = None
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     data_residency: Residency | None = None
     budget: Budget | None = None
     data_volume_gb: float | None = Field(default=None, ge=0)
+    data_growth_gb_per_month: float | None = Field(
+        default=None, ge=0, description="Ingest rate: new data per month."
+    )
     latency_p99_ms: int | None = Field(default=None, gt=0)
+    latency_p95_ms: int | None = Field(
+        default=None, gt=0, description="A p95 target, kept apart from the p99 one."
+    )
     throughput_rps: float | None = Field(default=None, gt=0)
     data_sensitivity: list[DataSensitivity] | None = Field(
         default=None, description="Empty list means the data holds no regulated classes."
@@ -72,7 +97,7 @@ class ConstraintSchema(BaseModel):
     compliance: list[str] = Field(default_factory=list, description="e.g. GDPR, HIPAA, SOC2.")
     frameworks: list[str] = Field(default_factory=list, description="e.g. xgboost, pytorch.")
     retraining_cadence: str | None = Field(
-        default=None, description="hourly, daily, weekly, monthly or on_demand."
+        default=None, description="hourly, daily, weekly, monthly, quarterly or on_demand."
     )
     team_skills: list[str] = Field(default_factory=list)
     preferred_services: list[str] = Field(default_factory=list)
@@ -81,11 +106,27 @@ class ConstraintSchema(BaseModel):
     use_spot_training: bool | None = None
     high_availability: bool | None = None
 
+    @property
+    def latency_target_ms(self) -> int | None:
+        """The latency target to design for: the p99 one, else the p95 one."""
+        return self.latency_p99_ms if self.latency_p99_ms is not None else self.latency_p95_ms
+
     def missing_mandatory(self) -> list[str]:
         """Return the mandatory fields still unknown, in asking order."""
         missing = [name for name in MANDATORY_FIELDS if not _is_known(name, getattr(self, name))]
-        if self.deployment_mode == DeploymentMode.REAL_TIME and self.latency_p99_ms is None:
+        if self.deployment_mode == DeploymentMode.REAL_TIME and self.latency_target_ms is None:
             missing.append("latency_p99_ms")
+        return missing
+
+    def missing_to_ask(self) -> list[str]:
+        """Return the fields to ask about: the mandatory ones, then what to predict.
+
+        When questions are asked, the problem type (and with it the prediction target) is
+        asked too while it is unknown; it is not mandatory for planning.
+        """
+        missing = self.missing_mandatory()
+        if missing and self.problem_type is None:
+            missing.append("problem_type")
         return missing
 
     def mandatory_for(self) -> list[str]:
@@ -147,7 +188,15 @@ OPTIONAL_FIELDS: tuple[str, ...] = (
     "gpu_required",
 )
 
-ANSWERABLE_FIELDS: tuple[str, ...] = (*MANDATORY_FIELDS, *OPTIONAL_FIELDS, "summary")
+DETAIL_FIELDS: tuple[str, ...] = ("prediction_target", "latency_p95_ms", "data_growth_gb_per_month")
+"""Answerable details that refine other fields; they do not count towards coverage."""
+
+ANSWERABLE_FIELDS: tuple[str, ...] = (
+    *MANDATORY_FIELDS,
+    *OPTIONAL_FIELDS,
+    *DETAIL_FIELDS,
+    "summary",
+)
 """Fields a user may answer directly (``--answer FIELD=VALUE``)."""
 
 

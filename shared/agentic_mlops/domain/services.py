@@ -25,11 +25,11 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sagemaker_model_registry": ("SageMaker Model Registry", ()),
     "sagemaker_endpoint": (
         "SageMaker real-time endpoint",
-        ("instance_type", "instance_count", "hours_per_month"),
+        ("instance_type", "instance_count", "hours_per_month", "requests_per_month", "payload_kb"),
     ),
     "sagemaker_serverless_inference": (
         "SageMaker Serverless Inference",
-        ("memory_gb", "requests_per_month", "avg_duration_ms"),
+        ("memory_gb", "requests_per_month", "avg_duration_ms", "payload_kb"),
     ),
     "sagemaker_batch_transform": (
         "SageMaker Batch Transform",
@@ -40,7 +40,10 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
         "SageMaker Feature Store",
         ("online_storage_gb", "write_units_millions", "read_units_millions"),
     ),
-    "kinesis_data_streams": ("Amazon Kinesis Data Streams", ("shards", "hours_per_month")),
+    "kinesis_data_streams": (
+        "Amazon Kinesis Data Streams",
+        ("shards", "hours_per_month", "records_per_second"),
+    ),
     "managed_flink": ("Amazon Managed Service for Apache Flink", ("kpu", "hours_per_month")),
     "lambda": ("AWS Lambda", ("requests_millions", "gb_seconds")),
     "eventbridge_scheduler": ("Amazon EventBridge Scheduler", ()),
@@ -54,7 +57,7 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "cloudtrail": ("AWS CloudTrail data events", ("data_events_millions",)),
     "macie": ("Amazon Macie", ("gb_scanned",)),
     "ecr": ("Amazon ECR", ("storage_gb",)),
-    "codepipeline": ("AWS CodePipeline", ("pipelines",)),
+    "github_actions": ("GitHub Actions CI/CD (OIDC deploys)", ("workflows",)),
 }
 
 CAPABILITIES: tuple[str, ...] = (
@@ -107,8 +110,28 @@ RESIDENCY_REGIONS: dict[str, tuple[str, ...]] = {
     "uk": UK_REGIONS,
     "ca": CA_REGIONS,
     "apac": APAC_REGIONS,
+    # residency stated by country: that country's regions
+    "de": ("eu-central-1",),
+    "ch": ("eu-central-2",),
+    "ie": ("eu-west-1",),
+    "fr": ("eu-west-3",),
+    "se": ("eu-north-1",),
+    "it": ("eu-south-1",),
+    "es": ("eu-south-2",),
+    "jp": ("ap-northeast-1",),
+    "kr": ("ap-northeast-2",),
+    "sg": ("ap-southeast-1",),
+    "au": ("ap-southeast-2",),
+    "in": ("ap-south-1",),
+    "hk": ("ap-east-1",),
+    "br": ("sa-east-1",),
+    "ae": ("me-central-1",),
+    "za": ("af-south-1",),
 }
-"""Regions that satisfy each data-residency area."""
+"""Regions that satisfy each data-residency area (economic areas and countries)."""
+
+RESIDENCY_AREAS: tuple[str, ...] = ("eu", "us", "uk", "ca", "apac")
+"""The multi-country areas; a region alone implies one of these, never a country."""
 
 KNOWN_REGIONS: tuple[str, ...] = tuple(
     dict.fromkeys(

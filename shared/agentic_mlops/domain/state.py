@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentic_mlops.domain.approval import ApprovalDecision, FeedbackResult
+from agentic_mlops.domain.approval import ApprovalDecision, ApprovalRecheck, FeedbackResult
 from agentic_mlops.domain.assessment import CostEstimate, PolicyReport, TechnicalCritique
 from agentic_mlops.domain.constraints import ConstraintSchema, CoverageReport, Question
 from agentic_mlops.domain.delivery import (
@@ -93,6 +93,8 @@ class MLOpsProjectState(IntakeState):
     policy: PolicyReport | None = None
     approval: ApprovalDecision | None = None
     feedback: FeedbackResult | None = None
+    recheck: ApprovalRecheck | None = None
+    """Set when an approver's comment changed the constraints after the plan was made."""
     repository: GeneratedRepository | None = None
     validation: ValidationReport | None = None
     bundle: BundleRef | None = None

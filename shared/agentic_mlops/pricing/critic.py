@@ -6,7 +6,6 @@ heuristics below stated in each finding's detail.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from agentic_mlops.pricing.estimator import (
     _text,
     fmt,
     load_catalogue,
+    workload_kind,
 )
 
 NEAR_BUDGET_RATIO = 0.85
@@ -30,11 +30,6 @@ RELAXED_LATENCY_MS = 1000
 """p99 latency at or above which Serverless Inference cold starts are tolerable."""
 SERVERLESS_MAX_MEMORY_GB = 6.0
 SERVERLESS_ASSUMED_DURATION_MS = 200.0
-RPS_PER_VCPU = 10.0
-"""Heuristic sustained requests/s per vCPU of a CPU endpoint instance."""
-RPS_PER_ACCELERATOR = 10.0
-"""Heuristic sustained requests/s per GPU or Inferentia accelerator."""
-CAPACITY_HEADROOM = 1.5
 S3_TIERING_THRESHOLD_GB = 1024.0
 S3_COLD_FRACTION = 0.5
 """Share of S3 data assumed to go unread for 30 days and move to the infrequent tier."""
@@ -53,10 +48,15 @@ class _Review:
     def multiplier(self) -> float:
         return self.estimate.region_multiplier
 
-    def monthly(self, component: Component) -> float:
-        """Monthly cost of a component, summed from the estimate's line items."""
-        items = self.estimate.line_items
-        return round(sum(i.monthly_usd for i in items if i.component_id == component.id), 2)
+    def monthly(self, component: Component, environment: str | None = None) -> float:
+        """Monthly cost of a component (in one environment, or all), from the line items."""
+        items = [
+            i
+            for i in self.estimate.line_items
+            if i.component_id == component.id
+            and (environment is None or i.environment == environment)
+        ]
+        return round(sum(i.monthly_usd for i in items), 2)
 
     def saving_severity(self, saving: float) -> Severity:
         """Medium when the plan is over budget or the saving is a tenth of the total."""
@@ -143,7 +143,7 @@ def _is_accelerated(review: _Review, instance_type: str) -> bool:
 
 def _serverless_eligible(review: _Review, component: Component) -> bool:
     rps = review.constraints.throughput_rps
-    latency = review.constraints.latency_p99_ms
+    latency = review.constraints.latency_target_ms
     return (
         rps is not None
         and rps <= LOW_THROUGHPUT_RPS
@@ -167,7 +167,7 @@ def _serverless(review: _Review) -> list[Finding]:
         requests = rps * 3600 * _number(component, "hours_per_month")
         gb_seconds = requests * SERVERLESS_ASSUMED_DURATION_MS / 1000 * memory
         serverless = round(gb_seconds * price * review.multiplier, 2)
-        monthly = review.monthly(component)
+        monthly = review.monthly(component, "prod")
         saving = round(monthly - serverless, 2)
         if saving <= 0:
             continue
@@ -177,11 +177,12 @@ def _serverless(review: _Review) -> list[Finding]:
                 severity=review.saving_severity(saving),
                 title=f"Serve {component.id} with SageMaker Serverless Inference",
                 detail=(
-                    f"At {fmt(rps)} req/s ({fmt(requests)} requests/month) with a p99 target of "
-                    f"{review.constraints.latency_p99_ms or 'unstated'} ms, Serverless Inference "
+                    f"At {fmt(rps)} req/s ({fmt(requests)} requests/month) with a latency target "
+                    f"of {review.constraints.latency_target_ms or 'unstated'} ms, Serverless "
+                    "Inference "
                     f"({fmt(memory)} GB, {fmt(SERVERLESS_ASSUMED_DURATION_MS)} ms/request assumed) "
                     f"costs about {_money(serverless)}/month against {_money(monthly)} for the "
-                    f"always-on {instance_type} endpoint, saving about {_money(saving)}."
+                    f"always-on prod {instance_type} endpoint, saving about {_money(saving)}."
                 ),
                 recommendation="Switch to a serverless endpoint (optionally with provisioned "
                 "concurrency to bound cold starts) after a load test confirms latency.",
@@ -199,13 +200,10 @@ def _min_instances(review: _Review) -> int:
 
 def _needed_instances(review: _Review, instance_type: str) -> int | None:
     rps = review.constraints.throughput_rps
-    spec = review.catalogue.spec(instance_type)
-    if rps is None or spec is None:
+    if rps is None:
         return None
-    per_instance = (
-        spec.accelerators * RPS_PER_ACCELERATOR if spec.accelerators else spec.vcpu * RPS_PER_VCPU
-    )
-    return max(_min_instances(review), math.ceil(rps * CAPACITY_HEADROOM / per_instance))
+    needed = review.catalogue.instances_for(instance_type, workload_kind(review.constraints), rps)
+    return None if needed is None else max(_min_instances(review), needed)
 
 
 def _rightsize(review: _Review) -> list[Finding]:
@@ -216,18 +214,24 @@ def _rightsize(review: _Review) -> list[Finding]:
         needed = _needed_instances(review, instance_type)
         if needed is None or count <= needed:
             continue
-        saving = round(review.monthly(component) * (count - needed) / count, 2)
+        hourly = [
+            i
+            for i in review.estimate.line_items
+            if i.component_id == component.id
+            and i.environment == "prod"
+            and i.unit == "instance-hour"
+        ]
+        saving = round(sum(i.monthly_usd for i in hourly) * (count - needed) / count, 2)
         findings.append(
             Finding(
                 id=f"COST-RIGHTSIZE-{len(findings) + 1:03d}",
                 severity=review.saving_severity(saving),
                 title=f"Reduce {component.id} from {fmt(count)} to {needed} instances",
                 detail=(
-                    f"{fmt(review.constraints.throughput_rps or 0)} req/s with "
-                    f"{CAPACITY_HEADROOM:g}× headroom needs about {needed} {instance_type} "
-                    f"(heuristic {RPS_PER_VCPU:g} req/s per vCPU or {RPS_PER_ACCELERATOR:g} per "
-                    f"accelerator, at least {_min_instances(review)} for availability); "
-                    f"the plan runs {fmt(count)}."
+                    f"{fmt(review.constraints.throughput_rps or 0)} req/s needs about {needed} "
+                    f"{instance_type} in prod (the catalogue's capacity model at "
+                    f"{review.catalogue.capacity.target_utilisation:.0%} utilisation, at least "
+                    f"{_min_instances(review)} for availability); the plan runs {fmt(count)}."
                 ),
                 recommendation=f"Set instance_count to {needed} and add target-tracking auto "
                 "scaling on InvocationsPerInstance; confirm capacity with a load test.",
@@ -273,7 +277,14 @@ def _savings_plan(review: _Review) -> list[Finding]:
     for component in review.plan.by_service("sagemaker_endpoint"):
         if _number(component, "hours_per_month") < ALWAYS_ON_HOURS:
             continue
-        monthly = review.monthly(component)
+        monthly = round(
+            sum(
+                i.monthly_usd
+                for i in review.estimate.line_items
+                if i.component_id == component.id and i.unit == "instance-hour"
+            ),
+            2,
+        )
         saving = round(monthly * discount, 2)
         if saving <= 0:
             continue
@@ -283,7 +294,8 @@ def _savings_plan(review: _Review) -> list[Finding]:
                 severity=review.saving_severity(saving),
                 title=f"Cover the 24/7 endpoint {component.id} with a SageMaker Savings Plan",
                 detail=(
-                    f"{component.id} runs around the clock for {_money(monthly)}/month. SageMaker "
+                    f"{component.id} runs around the clock in staging and prod for "
+                    f"{_money(monthly)}/month of instance-hours. SageMaker "
                     f"Savings Plans cut up to {ceiling:.0%}; a conservative {discount:.0%} saves "
                     f"about {_money(saving)}."
                 ),

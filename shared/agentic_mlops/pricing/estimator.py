@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -19,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentic_mlops.domain.assessment import CostEstimate, CostLineItem
+from agentic_mlops.domain.assessment import CostEstimate, CostLineItem, EnvironmentCost
 from agentic_mlops.domain.constraints import ConstraintSchema
 from agentic_mlops.domain.plan import Component, Plan
 from agentic_mlops.domain.services import KNOWN_REGIONS, SERVICES
@@ -51,6 +52,41 @@ class InstanceSpec(BaseModel):
     accelerators: int = Field(default=0, ge=0)
 
 
+class Capacity(BaseModel):
+    """The one capacity model: sustained requests/s an endpoint instance serves."""
+
+    model_config = ConfigDict(frozen=True)
+
+    note: str = ""
+    target_utilisation: float = Field(gt=0, le=1)
+    rps_per_vcpu: dict[str, float]
+    rps_per_accelerator: dict[str, float]
+    kinesis_shard_records_per_second: float = Field(gt=0)
+    kinesis_put_unit_kb: float = Field(gt=0)
+    feature_store_unit_kb: float = Field(gt=0)
+
+
+class Limits(BaseModel):
+    """AWS API limits and default quotas plans are checked against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    note: str = ""
+    training_max_run_seconds: int = Field(gt=0)
+    endpoint_instances_quota_review: int = Field(gt=0)
+    training_instances_quota_review: int = Field(gt=0)
+
+
+class Staging(BaseModel):
+    """How the staging environment differs from prod when it is priced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    note: str = ""
+    traffic_share: float = Field(ge=0, le=1)
+    endpoint_instance_count: int = Field(ge=1)
+
+
 class Catalogue(BaseModel):
     """The pricing catalogue shipped with the package."""
 
@@ -67,6 +103,9 @@ class Catalogue(BaseModel):
     region_multipliers: dict[str, float]
     instance_prices: dict[str, float]
     instance_specs: dict[str, InstanceSpec] = Field(default_factory=dict)
+    capacity: Capacity
+    limits: Limits
+    staging: Staging
     services: dict[str, ServicePricing]
 
     def multiplier(self, region: str) -> float:
@@ -119,6 +158,52 @@ class Catalogue(BaseModel):
     def spec(self, instance_type: str) -> InstanceSpec | None:
         """Return the size of an instance type, if the catalogue knows it."""
         return self.instance_specs.get(instance_type)
+
+    def instance_rps(self, instance_type: str, kind: str) -> float | None:
+        """Return the sustained requests/s one endpoint instance serves for a workload kind.
+
+        Args:
+            instance_type: A SageMaker instance type.
+            kind: ``tabular``, ``deep`` or ``llm`` (see :func:`workload_kind`).
+
+        Returns:
+            Requests/s at full load (size for :attr:`Capacity.target_utilisation` of it),
+            or ``None`` when the catalogue has no size for the instance type.
+        """
+        spec = self.spec(instance_type)
+        if spec is None:
+            return None
+        capacity = self.capacity
+        if spec.accelerators:
+            return spec.accelerators * capacity.rps_per_accelerator.get(kind, 0.0)
+        return spec.vcpu * capacity.rps_per_vcpu.get(kind, 0.0)
+
+    def instances_for(self, instance_type: str, kind: str, rps: float) -> int | None:
+        """Return the instances needed to serve ``rps`` at the target utilisation."""
+        per_instance = self.instance_rps(instance_type, kind)
+        if not per_instance:
+            return None
+        return max(1, math.ceil(rps / (per_instance * self.capacity.target_utilisation)))
+
+
+_DL_FRAMEWORKS = ("pytorch", "torch", "tensorflow", "keras", "huggingface", "transformers", "jax")
+_DEEP_PROBLEMS = ("computer_vision", "nlp", "deep_learning")
+_LLM_PROBLEMS = ("llm_fine_tuning", "llm")
+
+
+def _token(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
+
+
+def workload_kind(constraints: ConstraintSchema) -> str:
+    """Return the capacity class of a workload: ``llm``, ``deep`` or ``tabular``."""
+    problem = _token(constraints.problem_type or "")
+    frameworks = {_token(f) for f in constraints.frameworks}
+    if problem in _LLM_PROBLEMS:
+        return "llm"
+    if problem in _DEEP_PROBLEMS or constraints.gpu_required or frameworks & set(_DL_FRAMEWORKS):
+        return "deep"
+    return "tabular"
 
 
 def _package_file() -> Traversable:
@@ -328,6 +413,19 @@ def _training(ctx: _Context) -> list[CostLineItem]:
     return _instance_runs(ctx, "Managed spot training jobs", discount, (spot_note,))
 
 
+def _data_processed(ctx: _Context) -> CostLineItem:
+    """Inference data processed in and out: requests/month × payload KB."""
+    requests, payload = ctx.num("requests_per_month"), ctx.num("payload_kb")
+    gb = requests * payload / (1024 * 1024)
+    return ctx.line(
+        "Inference data processed (in + out)",
+        "GB",
+        ctx.price("per_gb_data_processed"),
+        gb,
+        [f"{fmt(requests)} requests/month × {fmt(payload)} KB in + out"],
+    )
+
+
 @_pricer("sagemaker_endpoint")
 def _endpoint(ctx: _Context) -> list[CostLineItem]:
     instance_type = _text(ctx.component, "instance_type")
@@ -341,7 +439,8 @@ def _endpoint(ctx: _Context) -> list[CostLineItem]:
             price,
             hours * count,
             [assumption],
-        )
+        ),
+        _data_processed(ctx),
     ]
 
 
@@ -374,7 +473,8 @@ def _serverless(ctx: _Context) -> list[CostLineItem]:
             ctx.price("per_gb_second"),
             gb_seconds,
             [assumption, ctx.note()],
-        )
+        ),
+        _data_processed(ctx),
     ]
 
 
@@ -421,15 +521,16 @@ def _macie(ctx: _Context) -> list[CostLineItem]:
     ]
 
 
-@_pricer("codepipeline")
-def _codepipeline(ctx: _Context) -> list[CostLineItem]:
+@_pricer("github_actions")
+def _github_actions(ctx: _Context) -> list[CostLineItem]:
+    workflows = ctx.num("workflows")
     return [
-        _simple(
-            ctx,
-            "CodePipeline pipelines",
-            "pipeline-month",
-            "per_active_pipeline_month",
-            "pipelines",
+        ctx.line(
+            "GitHub Actions CI and deploy workflows (no AWS charge)",
+            "month",
+            0.0,
+            1,
+            [f"{_plural(workflows, 'workflow')}", ctx.note()],
         )
     ]
 
@@ -475,15 +576,27 @@ def _feature_store(ctx: _Context) -> list[CostLineItem]:
 @_pricer("kinesis_data_streams")
 def _kinesis(ctx: _Context) -> list[CostLineItem]:
     shards, hours = ctx.num("shards"), ctx.num("hours_per_month")
-    assumption = f"{_plural(shards, 'shard')} × {fmt(hours)} h/month"
+    records = ctx.num("records_per_second")
+    unit_kb = ctx.catalogue.capacity.kinesis_put_unit_kb
+    put_units = records * 3600 * hours / 1e6
     return [
         ctx.line(
             "Kinesis shards",
             "shard-hour",
             ctx.price("per_shard_hour"),
             shards * hours,
-            [assumption, ctx.note()],
-        )
+            [f"{_plural(shards, 'shard')} × {fmt(hours)} h/month", ctx.note()],
+        ),
+        ctx.line(
+            "Kinesis PUT payload units",
+            "million PUT units",
+            ctx.price("per_million_put_units"),
+            put_units,
+            [
+                f"{fmt(records)} records/s × {fmt(hours)} h/month, one {fmt(unit_kb)} KB "
+                "unit per record"
+            ],
+        ),
     ]
 
 
@@ -604,10 +717,78 @@ def price_component(component: Component, catalogue: Catalogue, region: str) -> 
     return pricer(context)
 
 
+ENVIRONMENTS = ("staging", "prod")
+"""The environments the generated Terraform is applied to, priced in this order."""
+
+STAGING_ONLY = frozenset(
+    {
+        "sagemaker_processing",
+        "sagemaker_training",
+        "sagemaker_pipelines",
+        "sagemaker_model_registry",
+        "eventbridge_scheduler",
+        "github_actions",
+    }
+)
+"""Services that exist once: the pipeline (processing, training), its schedule and the one
+model registry live in staging, which trains; approved models are promoted to prod."""
+
+_TRAFFIC_KEYS = {
+    "sagemaker_endpoint": ("requests_per_month",),
+    "sagemaker_serverless_inference": ("requests_per_month",),
+    "kinesis_data_streams": ("records_per_second",),
+    "sagemaker_feature_store": ("write_units_millions", "read_units_millions"),
+}
+"""Per-request quantities: staging carries ``staging.traffic_share`` of prod's traffic."""
+
+
+def environment_component(
+    component: Component, environment: str, catalogue: Catalogue
+) -> Component | None:
+    """Return the component as the generated Terraform provisions it in an environment.
+
+    Args:
+        component: A plan component (sized for prod).
+        environment: ``staging`` or ``prod``.
+        catalogue: Gives the staging endpoint size and traffic share.
+
+    Returns:
+        The component with staging's sizing, the component itself for prod, or ``None``
+        when the service exists only in staging.
+    """
+    if environment == "prod":
+        return None if component.service in STAGING_ONLY else component
+    config = dict(component.config)
+    staging = catalogue.staging
+    if component.service == "sagemaker_endpoint":
+        config["instance_count"] = staging.endpoint_instance_count
+    for key in _TRAFFIC_KEYS.get(component.service, ()):
+        if key in config:
+            value = _number(component, key)
+            config[key] = round(value * staging.traffic_share, 6)
+    return component.model_copy(update={"config": config})
+
+
+def _staging_notes(component: Component, catalogue: Catalogue) -> list[str]:
+    notes = []
+    if component.service == "sagemaker_endpoint":
+        notes.append(
+            f"staging serves from {catalogue.staging.endpoint_instance_count} instance "
+            "(environments/staging.tfvars)"
+        )
+    if component.service in _TRAFFIC_KEYS:
+        notes.append(f"staging traffic assumed {catalogue.staging.traffic_share:.0%} of prod")
+    return notes
+
+
 def estimate(
     plan: Plan, constraints: ConstraintSchema, catalogue: Catalogue | None = None
 ) -> CostEstimate:
-    """Price a plan's components, in component order, and compare with the budget.
+    """Price a plan in every environment it provisions and compare with the budget.
+
+    The generated Terraform is applied to staging and to prod: each component is priced
+    in each environment it exists in (:func:`environment_component`), staging first, in
+    component order. The total is staging plus prod.
 
     Args:
         plan: The architecture to price; its ``region`` selects the multiplier.
@@ -615,8 +796,9 @@ def estimate(
         catalogue: A catalogue to price from; the shipped one when ``None``.
 
     Returns:
-        The monthly estimate with one or more line items per component. ``findings`` is
-        left empty; :func:`agentic_mlops.pricing.critic.cost_findings` reviews it.
+        The monthly estimate with line items per component and environment and one
+        subtotal per environment. ``findings`` is left empty;
+        :func:`agentic_mlops.pricing.critic.cost_findings` reviews it.
 
     Raises:
         PricingError: (a ``ValueError``) unknown region or instance type, or a missing or
@@ -624,18 +806,38 @@ def estimate(
     """
     catalogue = catalogue or load_catalogue()
     multiplier = catalogue.multiplier(plan.region)
-    items = [
-        item
-        for component in plan.components
-        for item in price_component(component, catalogue, plan.region)
+    items: list[CostLineItem] = []
+    for environment in ENVIRONMENTS:
+        for component in plan.components:
+            sized = environment_component(component, environment, catalogue)
+            if sized is None:
+                continue
+            extra = _staging_notes(component, catalogue) if environment == "staging" else []
+            for item in price_component(sized, catalogue, plan.region):
+                items.append(
+                    item.model_copy(
+                        update={
+                            "environment": environment,
+                            "assumptions": [*item.assumptions, *extra],
+                        }
+                    )
+                )
+    subtotals = [
+        EnvironmentCost(
+            name=environment,
+            monthly_usd=round(sum(i.monthly_usd for i in items if i.environment == environment), 2),
+            notes=[catalogue.staging.note] if environment == "staging" else [],
+        )
+        for environment in ENVIRONMENTS
     ]
-    total = round(sum(item.monthly_usd for item in items), 2)
+    total = round(sum(e.monthly_usd for e in subtotals), 2)
     budget = constraints.budget.monthly_usd if constraints.budget else None
     return CostEstimate(
         region=plan.region,
         region_multiplier=multiplier,
         monthly_total_usd=total,
         line_items=items,
+        environments=subtotals,
         assumptions=_estimate_assumptions(plan, constraints, catalogue, multiplier),
         catalogue_source=catalogue.source,
         catalogue_date=catalogue.date,

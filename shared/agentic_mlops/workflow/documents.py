@@ -66,14 +66,26 @@ def cost_md(state: MLOpsProjectState) -> str:
         f"Catalogue: {cost.catalogue_source} ({cost.catalogue_date});"
         f" region {cost.region} × {cost.region_multiplier}.",
         "",
-        "| component | item | quantity | unit price | monthly |",
-        "|---|---|---|---|---|",
     ]
-    for item in cost.line_items:
-        lines.append(
-            f"| {item.component_id} | {item.description} | {item.quantity:,.2f} {item.unit}"
-            f" | ${item.unit_price_usd:,.4f} | {_money(item.monthly_usd)} |"
-        )
+    sections = [(e.name, e.monthly_usd) for e in cost.environments] or [(None, None)]
+    for name, subtotal in sections:
+        if name is not None:
+            lines += [f"## {name.capitalize()}: {_money(subtotal)} per month", ""]
+        lines += [
+            "| component | item | quantity | unit price | monthly |",
+            "|---|---|---|---|---|",
+        ]
+        for item in cost.line_items:
+            if name is not None and item.environment != name:
+                continue
+            lines.append(
+                f"| {item.component_id} | {item.description} | {item.quantity:,.2f} {item.unit}"
+                f" | ${item.unit_price_usd:,.4f} | {_money(item.monthly_usd)} |"
+            )
+        lines.append("")
+    if cost.environments:
+        parts = " + ".join(f"{e.name} {_money(e.monthly_usd)}" for e in cost.environments)
+        lines.append(f"Total: {_money(cost.monthly_total_usd)} per month ({parts}).")
     if cost.findings:
         lines += ["", "## Findings", ""]
         lines += [f"- [{f.severity}] {f.title}: {f.recommendation}" for f in cost.findings]

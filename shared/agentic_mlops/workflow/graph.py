@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from langgraph.graph import END, START, StateGraph
 
 from agentic_mlops.domain import MLOpsProjectState
 from agentic_mlops.workflow.instrument import RunContext, instrument
 from agentic_mlops.workflow.registry import DELIVERY_NODES, MAIN_NODES, NODES
+from agentic_mlops.workflow.routes import (
+    route_after_approval,
+    route_after_coverage,
+    route_after_policy,
+)
+
+__all__ = ["build_graph", "route_after_approval", "route_after_coverage", "route_after_policy"]
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.graph.state import CompiledStateGraph
-
-
-def route_after_coverage(state: MLOpsProjectState) -> Literal["ask", "plan"]:
-    """Ask follow-up questions while mandatory fields are missing; plan otherwise."""
-    return "plan" if state.coverage is not None and state.coverage.complete else "ask"
-
-
-def route_after_approval(state: MLOpsProjectState) -> Literal["deliver", "end"]:
-    """Generate and deliver code only for an approved plan; a rejection ends the run."""
-    return "deliver" if state.status == "approved" else "end"
 
 
 def build_graph(
@@ -33,9 +30,11 @@ def build_graph(
 
     The intake loop is ``extract_constraints -> coverage_check -> (adaptive_questioner ->
     gate_user_input -> extract_constraints)*``; once coverage is complete the main graph's
-    nodes follow with normal edges in registry order up to ``process_approval_feedback``;
-    an approved plan then goes through the delivery nodes (codegen, validators,
-    diff_and_persist), a rejected one ends.
+    nodes follow with normal edges in registry order up to ``process_approval_feedback``
+    (``policy_eval -> gate_hitl`` is conditional, see :func:`route_after_policy`); an
+    approved plan then goes through the delivery nodes (codegen, validators,
+    diff_and_persist), a rejected one ends, and one whose approval comment changed the
+    constraints is re-planned from ``planner`` first.
 
     Args:
         checkpointer: where LangGraph checkpoints (``thread_id`` = decision set id).
@@ -57,9 +56,17 @@ def build_graph(
     builder.add_edge("gate_user_input", "extract_constraints")
     if not intake_only:
         for upstream, downstream in pairwise(MAIN_NODES):
-            builder.add_edge(upstream, downstream)
+            if upstream != "policy_eval":
+                builder.add_edge(upstream, downstream)
         builder.add_conditional_edges(
-            MAIN_NODES[-1], route_after_approval, {"deliver": DELIVERY_NODES[0], "end": END}
+            "policy_eval",
+            route_after_policy,
+            {"gate": "gate_hitl", "deliver": DELIVERY_NODES[0]},
+        )
+        builder.add_conditional_edges(
+            MAIN_NODES[-1],
+            route_after_approval,
+            {"replan": MAIN_NODES[0], "deliver": DELIVERY_NODES[0], "end": END},
         )
         for upstream, downstream in pairwise(DELIVERY_NODES):
             builder.add_edge(upstream, downstream)

@@ -12,9 +12,11 @@ from langgraph.types import interrupt
 from agentic_mlops.domain import (
     Alternative,
     ApprovalDecision,
+    ApprovalRecheck,
     Explanation,
     FeedbackResult,
     MLOpsProjectState,
+    PolicyReport,
 )
 from agentic_mlops.streaming import EventType
 from agentic_mlops.workflow.instrument import NodeContext
@@ -138,10 +140,10 @@ def coverage_check(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]
 
 
 def adaptive_questioner(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
-    """Ask one question per missing mandatory field, adapted to what is known."""
+    """Ask one question per missing mandatory field (and what to predict when unknown)."""
     constraints = _require(state.constraints, "constraints")
-    coverage = _require(state.coverage, "coverage")
-    result = ctx.provider.ask_questions(constraints, coverage.missing_mandatory)
+    _require(state.coverage, "coverage")
+    result = ctx.provider.ask_questions(constraints, constraints.missing_to_ask())
     ctx.reason_card(result.explanation, call=result.metadata)
     return {"questions": [_dump(q) for q in result.value], "intake_rounds": state.intake_rounds + 1}
 
@@ -214,18 +216,50 @@ def policy_eval(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     decision = f"Policy {report.overall.upper()}: {passed} passed, {len(failed)} failed"
     if failed:
         decision += " (" + ", ".join(f"{r.rule_id} {r.severity}" for r in failed) + ")"
+    rationale = " ".join(f"{r.rule_id}: {r.evidence}" for r in failed) or (
+        "Every applicable rule of the ruleset passed."
+    )
+    update: dict[str, Any] = {"policy": _dump(report)}
+    if state.recheck is not None and state.recheck.pending:
+        recheck = _recheck_outcome(state, report)
+        update["recheck"] = _dump(recheck)
+        verdict = (
+            "needs a new approval: " + "; ".join(recheck.reasons)
+            if recheck.needs_decision
+            else "passes policy and budget, so the approval stands"
+        )
+        rationale += f" Re-made after the approver's comment ({_changes_text(recheck)}): {verdict}."
     ctx.reason_card(
-        Explanation(
-            decision=decision,
-            rationale=" ".join(f"{r.rule_id}: {r.evidence}" for r in failed)
-            or "Every applicable rule of the ruleset passed.",
-            confidence=1.0,
-        ),
+        Explanation(decision=decision, rationale=rationale, confidence=1.0),
         provider="platform",
         model=f"policy-ruleset:{report.ruleset}",
         pack_hash=report.ruleset_hash,
     )
-    return {"policy": _dump(report)}
+    return update
+
+
+def _changes_text(recheck: ApprovalRecheck) -> str:
+    return ", ".join(f"{c.field} {c.old!r} → {c.new!r}" for c in recheck.changes) or "no change"
+
+
+def _recheck_outcome(state: MLOpsProjectState, report: PolicyReport) -> ApprovalRecheck:
+    """Whether a plan re-made after an approver's comment needs a new decision, and why."""
+    recheck = _require(state.recheck, "recheck")
+    cost = state.cost
+    reasons = []
+    if report.overall == "fail":
+        rules = ", ".join(r.rule_id for r in report.failed())
+        reasons.append(f"policy now fails ({rules})")
+    if cost is not None and cost.within_budget is False:
+        before = recheck.approved_total_usd
+        moved = f" (was ${before:,.2f})" if before is not None else ""
+        reasons.append(
+            f"the estimate ${cost.monthly_total_usd:,.2f}/month{moved} is over the "
+            f"${cost.budget_monthly_usd or 0:,.2f} budget"
+        )
+    return recheck.model_copy(
+        update={"pending": False, "needs_decision": bool(reasons), "reasons": reasons}
+    )
 
 
 # approval -------------------------------------------------------------------------------
@@ -264,6 +298,14 @@ def approval_summary(state: MLOpsProjectState) -> dict[str, Any]:
         "policy": policy.overall if policy else None,
         "failed_rules": [r.rule_id for r in policy.failed()] if policy else [],
         "technical_verdict": critique.verdict if critique else None,
+        **(
+            {
+                "changes": [_dump(c) for c in state.recheck.changes],
+                "reasons": list(state.recheck.reasons),
+            }
+            if state.recheck is not None and state.recheck.needs_decision
+            else {}
+        ),
     }
 
 
@@ -271,17 +313,26 @@ def gate_hitl(state: MLOpsProjectState, ctx: NodeContext) -> dict[str, Any]:
     """Pause until an approver approves or rejects the plan."""
     request = {"kind": "approval", **approval_summary(state)}
     wait = ctx.open_wait("approval", request)
-    ctx.reason_card(
-        Explanation(
+    recheck = state.recheck
+    if recheck is not None and recheck.needs_decision:
+        explanation = Explanation(
+            decision="New approval needed: the approver's comment changed"
+            f" {_changes_text(recheck)}; {'; '.join(recheck.reasons)}.",
+            rationale="The plan was re-made, re-costed and re-checked with the changed"
+            f" constraints: policy {request['policy']}, estimated"
+            f" ${request['monthly_total_usd'] or 0:,.2f}/month. The earlier approval covered"
+            " a different plan, so nothing is generated before a new decision.",
+            confidence=1.0,
+        )
+    else:
+        explanation = Explanation(
             decision=f"Wait for an approver: policy {request['policy']}, estimated"
             f" ${request['monthly_total_usd'] or 0:,.2f}/month.",
             rationale="Nothing is generated before a human approves; the approver's comment"
             " may still change the constraints.",
             confidence=1.0,
-        ),
-        provider="platform",
-        model="human-gate",
-    )
+        )
+    ctx.reason_card(explanation, provider="platform", model="human-gate")
     ctx.emit(EventType.APPROVAL_REQUESTED, _announced(request, wait))
     response = interrupt({**request, "wait_key": ctx.wait_key})
     decision = ApprovalDecision.model_validate(
@@ -305,7 +356,7 @@ def process_approval_feedback(state: MLOpsProjectState, ctx: NodeContext) -> dic
             provider="platform",
             model="approval",
         )
-        return {"status": "rejected", "feedback": _dump(FeedbackResult())}
+        return {"status": "rejected", "feedback": _dump(FeedbackResult()), "recheck": None}
     if not approval.comment:
         ctx.reason_card(
             Explanation(
@@ -316,16 +367,29 @@ def process_approval_feedback(state: MLOpsProjectState, ctx: NodeContext) -> dic
             provider="platform",
             model="approval",
         )
-        return {"status": "approved", "feedback": _dump(FeedbackResult())}
+        return {"status": "approved", "feedback": _dump(FeedbackResult()), "recheck": None}
     result = ctx.provider.interpret_feedback(approval.comment, constraints)
     updated, feedback = result.value
     ctx.reason_card(result.explanation, call=result.metadata)
+    update: dict[str, Any] = {
+        "status": "approved",
+        "constraints": _dump(updated),
+        "feedback": _dump(feedback),
+        "recheck": None,
+    }
     if feedback.changes:
         ctx.emit(
             EventType.CONSTRAINTS_UPDATE,
             {"constraints": _dump(updated), "changes": [_dump(c) for c in feedback.changes]},
         )
-    return {"status": "approved", "constraints": _dump(updated), "feedback": _dump(feedback)}
+        update["recheck"] = _dump(
+            ApprovalRecheck(
+                changes=feedback.changes,
+                approved_total_usd=state.cost.monthly_total_usd if state.cost else None,
+                approved_policy=state.policy.overall if state.policy else None,
+            )
+        )
+    return update
 
 
 # delivery -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from agentic_mlops.observability import log_context
 from agentic_mlops.persistence.models import DecisionSet, NewEvent, Wait
 from agentic_mlops.streaming import EventType
 from agentic_mlops.workflow.registry import NODE_ORDER, NodeSpec, spec
+from agentic_mlops.workflow.routes import route_after
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -40,6 +41,18 @@ logger = logging.getLogger(__name__)
 EventSink = Callable[[dict[str, Any]], None]
 WaitListener = Callable[[Wait], None]
 _DECISION_OUTCOME = {"approve": "approved", "reject": "rejected"}
+
+
+def _decision_outcome(node: str, state: MLOpsProjectState | None) -> str | None:
+    """The approval's outcome for the state machine: approved, rejected, or replan when the
+    approver's comment changed the constraints (the plan is re-made before delivery)."""
+    if state is None or state.approval is None:
+        return None
+    if node == "process_approval_feedback" and route_after(node, state) == "replan":
+        return "replan"
+    return _DECISION_OUTCOME[state.approval.decision]
+
+
 _ENGINE_ERRORS = {
     "States.Timeout": ("timeout", "nobody answered in time: the wait expired"),
     "States.TaskFailed": ("workflow_failed", "a workflow step failed"),
@@ -365,9 +378,8 @@ class WorkflowRunner:
             "node": node,
             "status": outcome.status,
             "coverage_complete": bool(state and state.coverage and state.coverage.complete),
-            "decision": _DECISION_OUTCOME[state.approval.decision]
-            if state and state.approval
-            else None,
+            "decision": _decision_outcome(node, state),
+            "route": route_after(node, state) if state else None,
         }
 
     def _wait_opened(self, wait: Wait) -> None:

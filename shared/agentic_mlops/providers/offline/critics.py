@@ -16,12 +16,12 @@ from agentic_mlops.domain.constraints import ConstraintSchema, DeploymentMode
 from agentic_mlops.domain.plan import Component, Plan
 from agentic_mlops.domain.reasoning import Explanation
 from agentic_mlops.domain.services import RESIDENCY_REGIONS
-from agentic_mlops.providers.offline.planner import ENDPOINT_RPS_CAPACITY
+from agentic_mlops.pricing.estimator import PricingError, estimate, load_catalogue, workload_kind
 
 Rule = Callable[[ConstraintSchema, Plan], list[Finding]]
 
-KINESIS_SHARD_RPS = 1000
-"""Records per second one Kinesis shard ingests."""
+HOURS_PER_MONTH = 730
+_JOB_SERVICES = ("sagemaker_training", "sagemaker_processing", "sagemaker_batch_transform")
 
 _SERVING_SERVICES = ("sagemaker_endpoint", "sagemaker_serverless_inference")
 
@@ -113,7 +113,7 @@ def _api_gateway_fronted(plan: Plan, endpoint: Component) -> bool:
 
 
 def _tight_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
-    latency = c.latency_p99_ms
+    latency = c.latency_target_ms
     if latency is None or latency >= 20:
         return []
     findings = []
@@ -147,7 +147,7 @@ def _tight_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
 
 
 def _serverless_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
-    latency = c.latency_p99_ms
+    latency = c.latency_target_ms
     if latency is None or latency >= 1000:
         return []
     return [
@@ -167,27 +167,146 @@ def _serverless_latency(c: ConstraintSchema, plan: Plan) -> list[Finding]:
 def _endpoint_capacity(c: ConstraintSchema, plan: Plan) -> list[Finding]:
     if not c.throughput_rps:
         return []
+    catalogue = load_catalogue()
+    kind = workload_kind(c)
     findings = []
     for ep in plan.by_service("sagemaker_endpoint"):
-        per_instance = ENDPOINT_RPS_CAPACITY.get(str(ep.config.get("instance_type")))
-        if per_instance is None:
+        instance = str(ep.config.get("instance_type"))
+        per_instance = catalogue.instance_rps(instance, kind)
+        if not per_instance:
             continue
         count = int(_num(ep, "instance_count", 1))
         if count * per_instance >= c.throughput_rps:
             continue
-        needed = math.ceil(c.throughput_rps / per_instance)
+        needed = catalogue.instances_for(instance, kind, c.throughput_rps)
         findings.append(
             _finding(
                 "TECH-CAP-001",
                 "high",
                 "Endpoint under-sized for the stated throughput",
-                f"{count} x {ep.config.get('instance_type')} serve about "
-                f"{count * per_instance:g} rps, below the {c.throughput_rps:g} rps required.",
-                f"Run at least {needed} instances (more for headroom) or a larger type.",
+                f"{count} x {instance} serve about {count * per_instance:g} rps ({per_instance:g} "
+                f"rps per instance for a {kind} model, from the catalogue's capacity model), "
+                f"below the {c.throughput_rps:g} rps required.",
+                f"Run {needed} instances (sized at "
+                f"{catalogue.capacity.target_utilisation:.0%} utilisation) or a larger type.",
                 ep.id,
             )
         )
     return findings
+
+
+def _instance_quotas(c: ConstraintSchema, plan: Plan) -> list[Finding]:
+    limits = load_catalogue().limits
+    findings = []
+    for ep in plan.by_service("sagemaker_endpoint"):
+        count = int(max(_num(ep, "instance_count", 1), _num(ep, "autoscaling_max", 0)))
+        if count <= limits.endpoint_instances_quota_review:
+            continue
+        review = limits.endpoint_instances_quota_review
+        findings.append(
+            _finding(
+                "TECH-QUOTA-001",
+                "high" if count > 5 * review else "medium",
+                "Endpoint fleet beyond the default instance quota",
+                f"{ep.id} needs up to {count} x {ep.config.get('instance_type')}; default "
+                f"SageMaker endpoint quotas are far below that (review above {review} "
+                "instances)"
+                + (
+                    f"; beyond {5 * review} instances, one model invocation per request is "
+                    "rarely the right design."
+                    if count > 5 * review
+                    else "."
+                ),
+                "Request the quota increase before go-live, or score in micro-batches, inside "
+                "the stream processor, or with Batch Transform where latency allows.",
+                ep.id,
+            )
+        )
+    for job in plan.by_service("sagemaker_training"):
+        count = int(_num(job, "instance_count", 1))
+        if count > limits.training_instances_quota_review:
+            findings.append(
+                _finding(
+                    "TECH-QUOTA-002",
+                    "medium",
+                    "Training cluster beyond the default instance quota",
+                    f"{job.id} asks for {count} x {job.config.get('instance_type')}.",
+                    "Request the training instance quota increase in advance.",
+                    job.id,
+                )
+            )
+    return findings
+
+
+def _run_lengths(c: ConstraintSchema, plan: Plan) -> list[Finding]:
+    """Jobs must fit their cadence and the month, and training must fit ``max_run``."""
+    max_run_s = load_catalogue().limits.training_max_run_seconds
+    findings = []
+    for job in (x for x in plan.components if x.service in _JOB_SERVICES):
+        hours, runs = _num(job, "hours_per_run"), _num(job, "runs_per_month")
+        count = max(1.0, _num(job, "instance_count", 1))
+        if hours * runs > HOURS_PER_MONTH:
+            interval = HOURS_PER_MONTH / runs if runs else HOURS_PER_MONTH
+            findings.append(
+                _finding(
+                    "TECH-FEAS-001",
+                    "critical",
+                    "Jobs longer than the time between runs",
+                    f"{job.id} runs {runs:g} times a month for {hours:g} h each: "
+                    f"{hours * runs:,.0f} h of runs ({hours * runs * count:,.0f} instance-hours) "
+                    f"in a {HOURS_PER_MONTH} h month, so each run outlasts the {interval:,.1f} h "
+                    "until the next one.",
+                    "Use more or larger instances (distributed training), train on recent "
+                    "partitions incrementally, or run less often.",
+                    job.id,
+                )
+            )
+        if job.service == "sagemaker_training" and hours * 3600 > max_run_s:
+            findings.append(
+                _finding(
+                    "TECH-FEAS-002",
+                    "critical",
+                    "Training run longer than the SageMaker max_run limit",
+                    f"{job.id} needs {hours:g} h per run ({hours * 3600:,.0f} s); SageMaker "
+                    f"stops training jobs at max_run {max_run_s:,} s "
+                    f"({max_run_s / 86400:g} days).",
+                    "Split the run (checkpoint and resume), distribute it over more instances, "
+                    "or reduce the data per run.",
+                    job.id,
+                )
+            )
+    return findings
+
+
+def _over_budget(c: ConstraintSchema, plan: Plan) -> list[Finding]:
+    if c.budget is None:
+        return []
+    try:
+        priced = estimate(plan, c)
+    except PricingError as error:
+        return [
+            _finding(
+                "TECH-COST-002",
+                "high",
+                "The plan cannot be priced",
+                str(error),
+                "Give every component the sizing keys of its service.",
+            )
+        ]
+    if priced.within_budget is not False:
+        return []
+    envs = " + ".join(f"{e.name} ${e.monthly_usd:,.0f}" for e in priced.environments)
+    return [
+        _finding(
+            "TECH-COST-001",
+            "high",
+            "Estimate over budget",
+            f"The plan is estimated at ${priced.monthly_total_usd:,.0f}/month ({envs}) "
+            f"against a budget of ${priced.budget_monthly_usd:,.0f}/month.",
+            "Apply the cost critic's savings, relax throughput, latency or cadence, or raise "
+            "the budget before approving.",
+        )
+    ]
 
 
 def _llm_serving_on_cpu(c: ConstraintSchema, plan: Plan) -> list[Finding]:
@@ -256,18 +375,21 @@ def _streaming(c: ConstraintSchema, plan: Plan) -> list[Finding]:
             )
         ]
     findings = []
+    capacity = load_catalogue().capacity
+    shard_rps = capacity.kinesis_shard_records_per_second
     for stream in plan.by_service("kinesis_data_streams"):
         shards = int(_num(stream, "shards", 1))
         rps = c.throughput_rps
-        if rps and shards * KINESIS_SHARD_RPS < rps:
+        if rps and shards * shard_rps < rps:
             findings.append(
                 _finding(
                     "TECH-STR-001",
                     "high",
                     "Kinesis stream under-provisioned",
-                    f"{shards} shard(s) ingest at most {shards * KINESIS_SHARD_RPS} records/s, "
+                    f"{shards} shard(s) ingest at most {shards * shard_rps:g} records/s, "
                     f"below the {rps:g} events/s stated.",
-                    f"Provision at least {math.ceil(rps * 1.25 / KINESIS_SHARD_RPS)} shards "
+                    f"Provision at least "
+                    f"{math.ceil(rps / (shard_rps * capacity.target_utilisation))} shards "
                     "or use on-demand capacity mode.",
                     stream.id,
                 )
@@ -548,6 +670,9 @@ RULES: tuple[Rule, ...] = (
     _tight_latency,
     _serverless_latency,
     _endpoint_capacity,
+    _instance_quotas,
+    _run_lengths,
+    _over_budget,
     _llm_serving_on_cpu,
     _batch_single_instance,
     _streaming,

@@ -27,7 +27,7 @@ from agentic_mlops.domain import (
     Question,
     Residency,
 )
-from agentic_mlops.domain.services import RESIDENCY_REGIONS
+from agentic_mlops.domain.services import RESIDENCY_AREAS, RESIDENCY_REGIONS
 from agentic_mlops.providers.base import InvalidAnswer
 
 __all__ = [
@@ -74,7 +74,7 @@ PROBLEM_TYPES: tuple[str, ...] = (
     "llm_fine_tuning",
     "anomaly_detection",
 )
-CADENCES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "on_demand")
+CADENCES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "on_demand")
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -136,16 +136,52 @@ _REGION_EXAMPLES: dict[str, tuple[str, ...]] = {
     "uk": ("eu-west-2", "London"),
     "ca": ("ca-central-1", "Montreal"),
     "apac": ("ap-southeast-1", "ap-northeast-1", "Sydney"),
+    **{
+        area: regions
+        for area, regions in RESIDENCY_REGIONS.items()
+        if area not in ("eu", "us", "uk", "ca", "apac")
+    },
 }
 """Region answer examples per residency area; each parses to a region of that area."""
 
 _AREA_PATTERNS: tuple[tuple[str, str], ...] = (
     ("eu", r"(?-i:EU|E\.U\.|EEA)|European\s+Union|European\s+Economic\s+Area|Europe"),
-    ("uk", r"(?-i:UK|U\.K\.)|United\s+Kingdom|Great\s+Britain|Britain"),
-    ("us", r"(?-i:USA|US|U\.S\.A\.|U\.S\.)|United\s+States(?:\s+of\s+America)?"),
-    ("ca", r"Canada"),
+    (
+        "uk",
+        r"(?-i:UK|U\.K\.)|United\s+Kingdom|Great\s+Britain|Britain|England|Scotland|Wales"
+        r"|London",
+    ),
+    (
+        "us",
+        r"(?-i:USA|US|U\.S\.A\.|U\.S\.)|United\s+States(?:\s+of\s+America)?|California"
+        r"|Oregon|Virginia|Ohio|Texas|New\s+York|Florida|Illinois|Massachusetts"
+        r"|Washington\s+State",
+    ),
+    (
+        "ca",
+        r"Canada|Qu[eé]bec|Ontario|Alberta|British\s+Columbia|Toronto|Montr[eé]al|Calgary"
+        r"|Vancouver",
+    ),
+    ("de", r"Germany|Frankfurt|Berlin|Munich|Bavaria"),
+    ("ch", r"Switzerland|Z[uü]rich|Geneva"),
+    ("ie", r"Ireland|Dublin"),
+    ("fr", r"France|Paris"),
+    ("se", r"Sweden|Stockholm"),
+    ("it", r"Italy|Milan|Rome"),
+    ("es", r"Spain|Madrid|Barcelona"),
+    ("jp", r"Japan|Tokyo|Osaka"),
+    ("kr", r"South\s+Korea|Korea|Seoul"),
+    ("sg", r"Singapore"),
+    ("au", r"Australia|Sydney|Melbourne"),
+    ("in", r"India|Mumbai|Delhi|Bangalore|Bengaluru|Hyderabad"),
+    ("hk", r"Hong\s+Kong"),
+    ("br", r"Brazil|S[aã]o\s+Paulo"),
+    ("ae", r"(?-i:UAE)|United\s+Arab\s+Emirates|Dubai|Abu\s+Dhabi"),
+    ("za", r"South\s+Africa|Cape\s+Town|Johannesburg"),
     ("apac", r"(?-i:APAC)|Asia[- ]Pacific|Asia"),
 )
+"""Residency areas by name: economic areas, countries, and their states and cities; a
+country (or a place in it) means that country's regions."""
 _AREA = "(?:the\\s+)?(?:" + "|".join(f"(?P<{k}>{p})" for k, p in _AREA_PATTERNS) + r")(?!\w)"
 _AREA_ANSWER = _Vocab(
     (
@@ -160,6 +196,22 @@ _AREA_NAMES: dict[str, str] = {
     "us": "US",
     "ca": "Canada",
     "apac": "Asia-Pacific",
+    "de": "Germany",
+    "ch": "Switzerland",
+    "ie": "Ireland",
+    "fr": "France",
+    "se": "Sweden",
+    "it": "Italy",
+    "es": "Spain",
+    "jp": "Japan",
+    "kr": "South Korea",
+    "sg": "Singapore",
+    "au": "Australia",
+    "in": "India",
+    "hk": "Hong Kong",
+    "br": "Brazil",
+    "ae": "the UAE",
+    "za": "South Africa",
 }
 
 _RESIDENCY_RES: tuple[re.Pattern[str], ...] = tuple(
@@ -284,8 +336,29 @@ _VOLUME_NOT_DATA_BEFORE_RE = re.compile(
 )
 _BARE_SIZE_RE = re.compile(rf"^\s*(?P<num>{_NUM})\s*$")
 
-_LATENCY_UNIT = r"(?P<unit>ms|msecs?|milliseconds?|s|secs?|seconds?)(?!\w)"
+_LATENCY_UNIT = (
+    r"(?P<unit>ms|msecs?|milliseconds?|s|secs?|seconds?|mins?|minutes?|hrs?|hours?)(?!\w)"
+)
 _LATENCY_NUM = r"(?P<num>\d+(?:\.\d+)?)"
+_PERCENTILE_LATENCY_RES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"\bp(?P<pct>\d{2}(?:\.\d+)?)\b\s*(?:latency|response\s+time)?\s*"
+        r"(?:(?:of|under|below|less\s+than|within|at\s+most|<=?|≤|:|=|is|must\s+be|target)\s*)*"
+        rf"{_LATENCY_NUM}\s?{_LATENCY_UNIT}",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?P<pct>\d{2}(?:\.\d+)?)(?:th)?\s+percentile\b[^.;\n]{0,30}?"
+        rf"{_LATENCY_NUM}\s?{_LATENCY_UNIT}",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"(?<![\w.]){_LATENCY_NUM}\s?{_LATENCY_UNIT}\s+(?:at\s+)?p(?P<pct>\d{{2}}(?:\.\d+)?)\b",
+        re.IGNORECASE,
+    ),
+)
+"""Latency targets that name their percentile: "p99 200ms", "p95 under 80 ms", "50 ms p99"."""
+
 _LATENCY_RES: tuple[re.Pattern[str], ...] = (
     re.compile(
         r"\b(?:p\d{2,3}(?:\.\d+)?|99(?:th)?\s+percentile|latency|latencies|response\s+times?"
@@ -308,6 +381,19 @@ _LATENCY_RES: tuple[re.Pattern[str], ...] = (
 _SUB_SECOND_RE = re.compile(r"\bsub-?\s?second\b", re.IGNORECASE)
 _BARE_LATENCY_RE = re.compile(rf"^\s*{_LATENCY_NUM}\s?(?:{_LATENCY_UNIT})?\s*$", re.IGNORECASE)
 _LATENCY_TO_MS: dict[str, float] = {"ms": 1.0, "msec": 1.0, "millisecond": 1.0, "s": 1000.0}
+
+
+def _unit_ms(unit: str) -> float:
+    """Milliseconds in one latency unit (ms, s, min, h and their spellings)."""
+    unit = unit.lower()
+    if unit.startswith(("ms", "msec", "milli")):
+        return 1.0
+    if unit.startswith("min"):
+        return 60_000.0
+    if unit.startswith(("h", "hr")):
+        return 3_600_000.0
+    return 1000.0
+
 
 _RATE_UNIT = r"(?P<unit>seconds?|secs?|s|minutes?|mins?|hours?|hrs?|h|days?|d)(?!\w)"
 _THROUGHPUT_RE = re.compile(
@@ -496,8 +582,11 @@ def _read_region(text: str, exclude: Sequence[tuple[int, int]] = ()) -> Found | 
 
 
 def _area_of_region(region: str) -> Residency | None:
-    """The most specific residency area a region belongs to (eu-west-2 -> uk)."""
-    areas = sorted(RESIDENCY_REGIONS.items(), key=lambda item: (len(item[1]), item[0]))
+    """The most specific multi-country area a region belongs to (eu-west-2 -> uk)."""
+    areas = sorted(
+        ((a, r) for a, r in RESIDENCY_REGIONS.items() if a in RESIDENCY_AREAS),
+        key=lambda item: (len(item[1]), item[0]),
+    )
     for area, regions in areas:
         if region in regions:
             return Residency(area)
@@ -552,6 +641,33 @@ def _volume_gb(match: re.Match[str]) -> float:
     return round(_number(match.group("num")) * _VOLUME_UNITS[unit], 3)
 
 
+_RATE_PER_MONTH: dict[str, float] = {
+    "h": 730.0,
+    "d": 365 / 12,
+    "n": 365 / 12,  # nightly
+    "w": 52 / 12,
+    "m": 1.0,
+    "y": 1 / 12,
+}
+
+
+def _rate_per_month(rate: str) -> float:
+    word = re.sub(r"^[\s/]*(?:per|a|an|each|every)?\s*", "", rate.strip().lower())
+    return _RATE_PER_MONTH.get(word[:1], 1.0)
+
+
+def _read_growth(text: str) -> Found | None:
+    """An ingest rate ("2 TB/month", "50 GB a day", "grows by 10 GB weekly") in GB/month."""
+    for match in _VOLUME_RE.finditer(text):
+        if not match.group("rate"):
+            continue
+        if _VOLUME_NOT_DATA_AFTER_RE.match(text[match.end() :]):
+            continue
+        monthly = _volume_gb(match) * _rate_per_month(match.group("rate"))
+        return round(monthly, 3), match.group(0).strip()
+    return None
+
+
 def _read_volume(text: str) -> Found | None:
     for match in _VOLUME_RE.finditer(text):
         if match.group("rate"):
@@ -565,18 +681,56 @@ def _read_volume(text: str) -> Found | None:
 
 
 def _latency_ms(match: re.Match[str]) -> int | None:
-    unit = match.group("unit").lower()
-    factor = 1.0 if unit.startswith("m") else 1000.0
-    value = round(float(match.group("num")) * factor)
+    value = round(float(match.group("num")) * _unit_ms(match.group("unit")))
     return value if value > 0 else None
 
 
+def _read_percentiles(text: str) -> dict[str, Found]:
+    """Latency targets by percentile: ``{"p99": (ms, phrase), "p95": (ms, phrase)}``."""
+    found: dict[str, Found] = {}
+    for regex in _PERCENTILE_LATENCY_RES:
+        for match in regex.finditer(text):
+            value = _latency_ms(match)
+            pct = match.group("pct")
+            key = "p95" if pct.startswith("95") else "p99" if pct.startswith("99") else None
+            if value is not None and key is not None and key not in found:
+                found[key] = (value, match.group(0).strip())
+    return found
+
+
 def _read_latency(text: str) -> Found | None:
+    """The p99 target (a target without a percentile counts as p99)."""
+    percentiles = _read_percentiles(text)
+    if "p99" in percentiles:
+        return percentiles["p99"]
+    if "p95" in percentiles:
+        return None
+    return _read_untagged_latency(text)
+
+
+def _read_latency_p95(text: str) -> Found | None:
+    return _read_percentiles(text).get("p95")
+
+
+_TIMELINESS_CUE_RE = re.compile(
+    r"\b(?:alert\w*|notif\w*|respon\w*|latenc\w*|detect\w*|predictions?|scores?|scoring"
+    r"|results?|answers?|available|fresh\w*|real[- ]?time|inference|serv\w*|flag\w*"
+    r"|warn\w*|decisions?|SLA)\b",
+    re.IGNORECASE,
+)
+
+
+def _read_untagged_latency(text: str) -> Found | None:
     for regex in _LATENCY_RES:
         for match in regex.finditer(text):
             value = _latency_ms(match)
-            if value is not None:
-                return value, match.group(0).strip()
+            if value is None:
+                continue
+            if value >= 60_000:  # minutes or hours: only as a timeliness target
+                start = _clause_start(text, match.start())
+                if not _TIMELINESS_CUE_RE.search(text[start : match.end()]):
+                    continue
+            return value, match.group(0).strip()
     sub_second = _SUB_SECOND_RE.search(text)
     return (1000, sub_second.group(0)) if sub_second else None
 
@@ -602,7 +756,8 @@ _MODE_CUES: tuple[tuple[DeploymentMode, _Vocab], ...] = (
         DeploymentMode.STREAMING,
         _Vocab(
             (
-                ("streaming", r"stream(?:ing|s|ed)?|event[- ]streams?|clickstreams?"),
+                ("streaming", r"stream(?:ing|s|ed)?|event[- ]streams?"),
+                ("clickstream", r"click[- ]?streams?"),
                 ("kinesis", r"kinesis|kafka|MSK|flink"),
             )
         ),
@@ -639,10 +794,22 @@ _MODE_CUES: tuple[tuple[DeploymentMode, _Vocab], ...] = (
 )
 """Serving-mode cues in priority order: streaming beats real-time, which beats batch."""
 
+_ONLINE_SERVING = _Vocab(
+    (
+        ("api", r"(?-i:API|APIs|REST)|endpoints?|microservice"),
+        (
+            "online",
+            r"online\s+(?:inference|predictions?|serving|scoring|model|endpoint"
+            r"|recommendations?|api)|per[- ]request|on\s+each\s+request|synchronous",
+        ),
+    )
+)
+"""Request/response serving cues: with them, a clickstream is data, not a stream to serve."""
+
 _TRAINING_CADENCE_RE = re.compile(
-    r"\b(?:nightly|daily|weekly|monthly|hourly|batch)\s+(?:re-?)?train\w*"
-    r"|\b(?:re-?)?train\w*\s+(?:\w+\s+){0,3}?(?:nightly|daily|weekly|monthly|hourly|overnight"
-    r"|in\s+batch(?:es)?)\b",
+    r"\b(?:nightly|daily|weekly|monthly|quarterly|hourly|batch)\s+(?:re-?train|fine[- ]?tun)\w*"
+    r"|\b(?:re-?train|fine[- ]?tun)\w*\s+(?:\w+\s+){0,3}?(?:nightly|daily|weekly|monthly"
+    r"|quarterly|hourly|overnight|in\s+batch(?:es)?)\b",
     re.IGNORECASE,
 )
 """Training-cadence phrases; removed before looking for batch cues (they are not serving)."""
@@ -650,10 +817,16 @@ _TRAINING_CADENCE_RE = re.compile(
 
 def _read_mode(text: str) -> Found | None:
     serving_text = _TRAINING_CADENCE_RE.sub(lambda m: " " * len(m.group(0)), text)
+    online = _first_positive(_ONLINE_SERVING, serving_text)
     for mode, vocab in _MODE_CUES:
         found = _first_positive(vocab, serving_text)
-        if found is not None:
-            return mode, found[1].group(0)
+        if found is None:
+            continue
+        if mode == DeploymentMode.STREAMING and found[0] == "clickstream" and online:
+            # "a real-time recommendation API over clickstream data": the clickstream is
+            # the data; predictions are served on request.
+            return DeploymentMode.REAL_TIME, online[1].group(0)
+        return mode, found[1].group(0)
     latency = _read_latency(text)
     return (DeploymentMode.REAL_TIME, latency[1]) if latency else None
 
@@ -662,8 +835,11 @@ _SENSITIVITY = _Vocab(
     (
         (
             "pii",
-            r"PII|personally\s+identifiable(?:\s+information)?|personal\s+(?:data|information"
-            r"|details)|customer\s+(?:names?|e-?mails?|addresses|phone\s+numbers?|contact\s+details)"
+            r"PII|personally\s+identifiable(?:\s+information)?|personal\s+(?:financial\s+|health\s+)?"
+            r"(?:data|information|details|records)|customer\s+(?:names?|e-?mails?|addresses"
+            r"|phone\s+numbers?|contact\s+details|financial\s+(?:data|records))"
+            r"|(?:customers?'?|clients?'?|users?'?)\s+(?:financial|banking|bank)\s+(?:data|records|details)"
+            r"|bank\s+account\s+(?:numbers?|details)|account\s+holders?|IBANs?|tax\s+records"
             r"|e-?mail\s+addresses|names\s+and\s+(?:e-?mails?|addresses)|phone\s+numbers"
             r"|SSNs?|social\s+security\s+numbers?|dates?\s+of\s+birth|passport\s+numbers?",
         ),
@@ -675,7 +851,8 @@ _SENSITIVITY = _Vocab(
         (
             "pci",
             r"PCI(?:[- ]DSS)?|card\s?holders?(?:\s+data)?|credit[- ]cards?|debit[- ]cards?"
-            r"|card\s+(?:data|numbers?|transactions|payments|details)|payment\s+cards?",
+            r"|card\s+(?:data|numbers?|transactions|payments|details)|payment\s+cards?"
+            r"|payment\s+(?:data|details|information|card\s+data)",
         ),
     )
 )
@@ -774,7 +951,8 @@ _PROBLEMS = _Vocab(
         ("anomaly_detection", r"anomal\w*|outliers?|intrusion\s+detection"),
         (
             "computer_vision",
-            r"images?|object\s+detection|computer\s+vision|vision|videos?|OCR|photos?|x-rays?",
+            r"images?|imaging|object\s+detection|computer\s+vision|vision|videos?|OCR|photos?"
+            r"|x-rays?|scans|MRIs?|CT\s+scans?",
         ),
         (
             "recommendation",
@@ -793,6 +971,7 @@ _PROBLEMS = _Vocab(
             "classification",
             r"churn\w*|fraud\w*|classif\w*|spam|propensity|readmissions?|logistic\s+regression"
             r"|(?:credit|default)\s+risk|risk\s+(?:scor\w*|models?|predictions?)|click[- ]through"
+            r"|(?:loan|credit|payment)\s+defaults?"
             r"|CTR|lead\s+scoring|will\s+(?:churn|buy|default|convert)|binary",
         ),
         (
@@ -818,6 +997,25 @@ def _read_problem(text: str) -> Found | None:
     return None
 
 
+_TARGET_RE = re.compile(
+    r"\b(?:predict(?:s|ing)?|forecast(?:s|ing)?|estimate|estimating|classify|classifying"
+    r"|detect|detecting|flag|flagging)\s+"
+    r"(?P<target>(?:the\s+|which\s+|whether\s+|if\s+|how\s+many\s+|how\s+much\s+)?"
+    r"[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,7}?)"
+    r"(?=\s*(?:[,.;:!?()]|$)|\s+(?:for|from|with|on|in|at|using|via|every|each|daily|weekly"
+    r"|nightly|monthly|and)\b)",
+    re.IGNORECASE,
+)
+
+
+def _read_target(text: str) -> Found | None:
+    """What the model predicts, when the request says it ("predict which leads convert")."""
+    match = _TARGET_RE.search(text)
+    if match is None:
+        return None
+    return match.group("target").strip(), match.group(0).strip()
+
+
 _CADENCE_WORDS = _Vocab(
     (
         ("hourly", r"hourly|every\s+hour|each\s+hour|once\s+an\s+hour"),
@@ -833,6 +1031,11 @@ _CADENCE_WORDS = _Vocab(
         ),
         ("monthly", r"monthly|every\s+month|each\s+month|once\s+(?:a|per)\s+month"),
         (
+            "quarterly",
+            r"quarterly|every\s+quarter|each\s+quarter|once\s+(?:a|per)\s+quarter"
+            r"|every\s+(?:3|three)\s+months",
+        ),
+        (
             "on_demand",
             r"on[- ]demand|ad[- ]hoc|when\s+(?:data\s+)?drift(?:\s+is\s+detected)?|on\s+drift"
             r"|drift[- ](?:triggered|based)|manually|as\s+needed|when\s+needed"
@@ -842,7 +1045,8 @@ _CADENCE_WORDS = _Vocab(
 )
 _RETRAIN_RE = re.compile(
     r"\bre-?train\w*|\btrain(?:ed|s)?\b|\btraining\b(?!\s+(?:data|set|dataset|samples|examples))"
-    r"|\brefresh\w*|\bupdate[sd]?\s+the\s+model\b",
+    r"|\brefresh\w*|\bupdate[sd]?\s+the\s+model\b|\bfine[- ]?tun\w*|\bre-?fit\w*"
+    r"|\brebuil[dt]\w*|\bre-?calibrat\w*|\bre-?learn\w*|\bmodels?\s+(?:is\s+|are\s+)?updated\b",
     re.IGNORECASE,
 )
 
@@ -1059,10 +1263,13 @@ def _read_skills(text: str) -> Found | None:
 _TEXT_READERS: tuple[tuple[str, Callable[[str], Found | None]], ...] = (
     ("summary", _read_summary),
     ("problem_type", _read_problem),
+    ("prediction_target", lambda text: _read_target(text)),
     ("deployment_mode", _read_mode),
     ("budget", _read_budget),
     ("data_volume_gb", _read_volume),
     ("latency_p99_ms", _read_latency),
+    ("latency_p95_ms", _read_latency_p95),
+    ("data_growth_gb_per_month", _read_growth),
     ("throughput_rps", _read_throughput),
     ("data_sensitivity", _read_sensitivity),
     ("compliance", _read_compliance),
@@ -1084,6 +1291,11 @@ def _read_geography(text: str, values: dict[str, Any], evidence: dict[str, str])
         values["data_residency"], evidence["data_residency"] = area, match.group(0).strip()
     region = _read_region(text, [m.span() for _, m in residencies])
     if region is None:
+        area = values.get("data_residency")
+        regions = RESIDENCY_REGIONS.get(area.value, ()) if area is not None else ()
+        if len(regions) == 1:  # a country with one AWS region: that region
+            values["region"] = regions[0]
+            evidence["region"] = f"{evidence['data_residency']} (the only region there)"
         return
     values["region"], evidence["region"] = region
     if "data_residency" not in values:
@@ -1131,6 +1343,11 @@ def extract(request: str, answers: dict[str, str]) -> tuple[ConstraintSchema, di
     for field in sorted(answers, key=_answer_order):
         values[field] = parse_answer(field, answers[field])
         evidence[field] = f"answer: {answers[field]}"
+    problem_answer = answers.get("problem_type", "")
+    if "prediction_target" not in answers and len(problem_answer.split()) >= 3:
+        target = re.sub(r"\s*\([^)]*\)\s*$", "", problem_answer).strip(" .")
+        values["prediction_target"] = _read_target(target)[0] if _read_target(target) else target
+        evidence["prediction_target"] = f"answer: {problem_answer}"
     return ConstraintSchema.model_validate(values), evidence
 
 
@@ -1181,7 +1398,10 @@ _ANSWER_EXPECTED: dict[str, str] = {
     "data_residency": "an area such as 'EU', 'US', 'UK', 'Canada' or 'APAC', or 'none'",
     "budget": "an amount such as '$1,500/month' or '20000 EUR per year'",
     "data_volume_gb": "a size such as '40 GB' or '2.5 TB' (row counts cannot be converted)",
-    "latency_p99_ms": "a latency such as '100 ms' or '2 seconds'",
+    "latency_p99_ms": "a latency such as '100 ms', '2 seconds' or '5 minutes'",
+    "latency_p95_ms": "a latency such as '80 ms', '2 seconds' or '5 minutes'",
+    "data_growth_gb_per_month": "a rate such as '2 TB/month' or '50 GB a day'",
+    "prediction_target": "a short description of what the model predicts",
     "throughput_rps": "a rate such as '200 requests per second' or '1M predictions per day'",
     "data_sensitivity": "'none' or a list such as 'pii, pci' "
     "(pii = personal data, phi = health data, pci = payment card data)",
@@ -1271,8 +1491,30 @@ def _answer_volume(value: str) -> Any:
     return _number(bare.group("num"))
 
 
+def _answer_target(value: str) -> Any:
+    text = " ".join(value.split()).strip(" .")
+    if not text or len(text) > SUMMARY_MAX_CHARS:
+        raise _invalid("prediction_target", value)
+    found = _read_target(text)
+    return found[0] if found else text
+
+
+def _answer_growth(value: str) -> Any:
+    found = _read_growth(value)
+    if found is None:
+        raise _invalid("data_growth_gb_per_month", value)
+    return found[0]
+
+
+def _answer_latency_p95(value: str) -> Any:
+    try:
+        return _answer_latency(value)
+    except InvalidAnswer:
+        raise _invalid("latency_p95_ms", value) from None
+
+
 def _answer_latency(value: str) -> Any:
-    found = _read_latency(value)
+    found = _read_latency(value) or _read_latency_p95(value)
     if found is not None:
         return found[0]
     bare = _BARE_LATENCY_RE.match(value)
@@ -1364,6 +1606,9 @@ _ANSWER_PARSERS: dict[str, Callable[[str], Any]] = {
     "budget": _answer_budget,
     "data_volume_gb": _answer_volume,
     "latency_p99_ms": _answer_latency,
+    "latency_p95_ms": _answer_latency_p95,
+    "data_growth_gb_per_month": _answer_growth,
+    "prediction_target": _answer_target,
     "throughput_rps": _answer_throughput,
     "data_sensitivity": _answer_sensitivity,
     "compliance": lambda v: _answer_token_list("compliance", _COMPLIANCE, v, allow_none=True),
@@ -1441,9 +1686,30 @@ _QUESTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("100 ms", "50ms", "2 seconds"),
     ),
     "problem_type": (
-        "What kind of ML problem is it?",
-        "The problem type guides algorithms, instance families and model monitoring.",
-        ("classification", "forecasting", "llm_fine_tuning"),
+        "What should the model predict, and what kind of ML problem is that?",
+        "The prediction target and problem type decide the algorithm, the evaluation metric, "
+        "the instance families and what model monitoring watches.",
+        (
+            "which leads will convert (classification)",
+            "next month's sales per store (forecasting)",
+            "llm_fine_tuning",
+        ),
+    ),
+    "prediction_target": (
+        "What exactly should the model predict?",
+        "The target names the label column the pipeline trains and evaluates on.",
+        ("whether a customer churns within 30 days", "weekly units sold per store"),
+    ),
+    "latency_p95_ms": (
+        "What p95 latency must predictions meet?",
+        "A p95 target is kept apart from the p99 one; the serving fleet is sized for the "
+        "stricter of the two.",
+        ("80 ms", "200ms", "1 second"),
+    ),
+    "data_growth_gb_per_month": (
+        "How much new data arrives per month?",
+        "The ingest rate sizes storage growth and how much each retraining run reads.",
+        ("2 TB/month", "50 GB a day", "10 GB per week"),
     ),
     "data_residency": (
         "Must the data stay within a specific geography?",
@@ -1499,10 +1765,11 @@ def _region_question(c: ConstraintSchema, q: Question) -> Question:
     if c.data_residency is not None:
         allowed = RESIDENCY_REGIONS[c.data_residency.value]
         area = _AREA_NAMES[c.data_residency.value]
+        place = f"the {area}" if area in ("EU", "UK", "US") else area.removeprefix("the ")
         return q.model_copy(
             update={
-                "question": f"Which {area} region should the workload run in?",
-                "why": f"The data must stay in the {area}, so only {area} regions qualify "
+                "question": f"Which {area.removeprefix('the ')} region should the workload run in?",
+                "why": f"The data must stay in {place}, so only its regions qualify "
                 f"({', '.join(allowed)}); the region also sets prices and service availability.",
                 "examples": list(_REGION_EXAMPLES[c.data_residency.value]),
             }

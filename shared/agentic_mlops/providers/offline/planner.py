@@ -5,8 +5,9 @@ only from the shared service vocabulary (:data:`agentic_mlops.domain.services.SE
 Every component carries all sizing keys of its service so the cost estimator can price
 it; every decision is recorded as a rationale sentence naming the input that drove it.
 
-The hourly prices below are rough on-demand figures used only to steer decisions
-(spot or on-demand, serverless or instance-based); the cost estimator prices the plan.
+Prices and capacities come from the pricing catalogue only (instance prices, the spot
+discount, the capacity model of endpoint instances): the planner prices its draft with the
+same estimator the cost critic uses, so its budget reasoning quotes the estimate's figure.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
+from agentic_mlops.domain.assessment import CostEstimate
 from agentic_mlops.domain.constraints import ConstraintSchema, DataSensitivity, DeploymentMode
 from agentic_mlops.domain.plan import Alternative, Component, EncryptionPlan, NetworkPlan, Plan
 from agentic_mlops.domain.reasoning import Explanation
 from agentic_mlops.domain.services import RESIDENCY_REGIONS
+from agentic_mlops.pricing.estimator import Catalogue, estimate, load_catalogue, workload_kind
 
 HOURS_PER_MONTH = 730
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
@@ -28,6 +31,7 @@ RUNS_PER_MONTH: dict[str, float] = {
     "daily": 30.0,
     "weekly": 4.33,
     "monthly": 1.0,
+    "quarterly": 0.33,
     "on_demand": 2.0,
 }
 """Training runs per month for each retraining cadence."""
@@ -41,53 +45,16 @@ _CADENCE_ALIASES: dict[str, str] = {
     "every_hour": "hourly",
     "every_week": "weekly",
     "every_month": "monthly",
+    "every_quarter": "quarterly",
     "ondemand": "on_demand",
     "ad_hoc": "on_demand",
     "adhoc": "on_demand",
     "manual": "on_demand",
 }
 
-ENDPOINT_RPS_CAPACITY: dict[str, float] = {
-    "ml.m5.large": 100.0,
-    "ml.m5.xlarge": 200.0,
-    "ml.m5.2xlarge": 400.0,
-    "ml.c6i.xlarge": 250.0,
-    "ml.c6i.2xlarge": 500.0,
-    "ml.c6i.4xlarge": 1000.0,
-    "ml.g5.xlarge": 100.0,
-    "ml.g5.2xlarge": 2.0,
-    "ml.g5.12xlarge": 6.0,
-    "ml.g5.48xlarge": 12.0,
-}
-"""Rough sustained requests/second one endpoint instance serves (tabular model on CPU,
-LLM generation on GPU). Shared with the technical critic."""
-
-_HOURLY_USD: dict[str, float] = {
-    "ml.m5.large": 0.115,
-    "ml.m5.xlarge": 0.23,
-    "ml.m5.2xlarge": 0.461,
-    "ml.m5.4xlarge": 0.922,
-    "ml.m5.12xlarge": 2.765,
-    "ml.c6i.xlarge": 0.204,
-    "ml.c6i.2xlarge": 0.408,
-    "ml.g5.xlarge": 1.408,
-    "ml.g5.2xlarge": 1.515,
-    "ml.g5.12xlarge": 7.09,
-    "ml.g5.48xlarge": 20.36,
-    "ml.p4d.24xlarge": 37.688,
-}
-_GLUE_DPU_HOUR_USD = 0.44
-_KINESIS_SHARD_HOUR_USD = 0.015
-_FLINK_KPU_HOUR_USD = 0.11
-_SPOT_FACTOR = 0.35
-
-TARGET_UTILISATION = 0.7
-"""Fraction of an endpoint instance's capacity the planner sizes for."""
-
 _TABULAR_FRAMEWORKS = ("xgboost", "lightgbm", "sklearn", "catboost")
 _DL_FRAMEWORKS = ("pytorch", "torch", "tensorflow", "keras", "huggingface", "transformers", "jax")
 _DEEP_PROBLEMS = ("computer_vision", "nlp", "deep_learning")
-_LLM_PROBLEMS = ("llm_fine_tuning", "llm")
 _STOPWORDS = frozenset(
     [
         "a",
@@ -146,8 +113,14 @@ class _Ctx:
     avoided: tuple[str, ...]
     preferred: tuple[str, ...]
     skills: tuple[str, ...]
+    catalogue: Catalogue
+    multiplier: float
     first_cut_usd: float | None = None
-    """Rough compute cost of the first design when it exceeded the budget (lean pass)."""
+    """Estimated monthly cost of the first design when it exceeded the budget (lean pass)."""
+
+    def hourly(self, instance_type: str) -> float:
+        """On-demand price of an instance type in the plan's region, from the catalogue."""
+        return self.catalogue.instance_price(instance_type) * self.multiplier
 
     @property
     def lean(self) -> bool:
@@ -223,15 +196,6 @@ def _normalise_cadence(value: str | None) -> str | None:
     return token if token in RUNS_PER_MONTH else None
 
 
-def _workload_kind(c: ConstraintSchema, frameworks: tuple[str, ...]) -> str:
-    problem = _norm_token(c.problem_type or "")
-    if problem in _LLM_PROBLEMS:
-        return "llm"
-    if problem in _DEEP_PROBLEMS or c.gpu_required or any(f in _DL_FRAMEWORKS for f in frameworks):
-        return "deep"
-    return "tabular"
-
-
 def _scoring_runs(c: ConstraintSchema, cadence: str | None) -> float:
     """Batch scoring runs per month, read from the summary; daily by default."""
     text = (c.summary or "").lower()
@@ -247,7 +211,8 @@ def _scoring_runs(c: ConstraintSchema, cadence: str | None) -> float:
 def _context(c: ConstraintSchema) -> _Ctx:
     assert c.deployment_mode and c.region and c.budget and c.data_volume_gb is not None
     frameworks = tuple(_norm_token(f) for f in c.frameworks)
-    kind = _workload_kind(c, frameworks)
+    kind = workload_kind(c)
+    catalogue = load_catalogue()
     sensitivity = tuple(DataSensitivity(s).value for s in c.data_sensitivity or [])
     compliance = tuple(_norm_compliance(x) for x in c.compliance)
     hipaa_pci = any(x.startswith(("HIPAA", "PCI")) for x in compliance)
@@ -274,10 +239,12 @@ def _context(c: ConstraintSchema) -> _Ctx:
         runs_per_month=RUNS_PER_MONTH[cadence] if cadence else DEFAULT_RUNS_PER_MONTH,
         scoring_runs=_scoring_runs(c, cadence),
         rps=c.throughput_rps,
-        latency_ms=c.latency_p99_ms,
+        latency_ms=c.latency_target_ms,
         avoided=tuple(s.lower() for s in c.avoided_services),
         preferred=tuple(s.lower() for s in c.preferred_services),
         skills=tuple(s.lower() for s in c.team_skills),
+        catalogue=catalogue,
+        multiplier=catalogue.multiplier(c.region),
     )
 
 
@@ -350,7 +317,8 @@ def _region_part(ctx: _Ctx) -> _Part:
 
 
 def _storage(ctx: _Ctx) -> _Part:
-    storage_gb = max(1, math.ceil(ctx.volume_gb * 1.5))
+    growth = ctx.c.data_growth_gb_per_month or 0.0
+    storage_gb = max(1, math.ceil(ctx.volume_gb * 1.5 + growth * 12))
     component = _comp(
         ctx,
         "data_lake",
@@ -370,7 +338,8 @@ def _storage(ctx: _Ctx) -> _Part:
         components=[component],
         rationale=[
             f"S3 sized at {storage_gb} GB because {_gb(ctx.volume_gb)} of data is kept "
-            "raw plus processed copies and model artifacts."
+            "raw plus processed copies and model artifacts"
+            + (f", plus a year of ingest at {_gb(growth)}/month." if growth else ".")
         ],
     )
 
@@ -579,12 +548,14 @@ def _spot_choice(ctx: _Ctx, instance: str, count: int, hours: float) -> tuple[bo
         return True, "Managed spot training is used as requested, with checkpoints in S3."
     if requested is False:
         return False, "On-demand training is used because spot training was declined."
-    on_demand = _HOURLY_USD.get(instance, 0.0) * count * hours * ctx.runs_per_month
+    on_demand = ctx.hourly(instance) * count * hours * ctx.runs_per_month
     gpu = instance.startswith(("ml.g", "ml.p"))
+    discount = ctx.catalogue.spot_discount
     if ctx.lean:
         return True, (
-            "The first design was over budget, so managed spot training with S3 "
-            "checkpoints is used (~60-70% cheaper)."
+            f"The first design was over budget, so managed spot training with S3 "
+            f"checkpoints is used ({discount:.0%} off the ~{_usd(on_demand)}/month on-demand "
+            "training)."
         )
     if gpu and on_demand > 0.2 * ctx.budget_usd:
         return True, (
@@ -659,6 +630,7 @@ _SCHEDULES: dict[str, str] = {
     "daily": "cron(0 2 * * ? *)",
     "weekly": "cron(0 2 ? * MON *)",
     "monthly": "cron(0 2 1 * ? *)",
+    "quarterly": "cron(0 2 1 1,4,7,10 ? *)",
     "on_demand": "manual trigger plus drift alarm",
 }
 
@@ -786,32 +758,18 @@ def _llm_endpoint_instance(ctx: _Ctx) -> tuple[str, str]:
     return "ml.g5.2xlarge", f"{size} model fits one 24 GB A10G GPU"
 
 
-def _endpoint_instance(ctx: _Ctx) -> tuple[str, str]:
-    if ctx.kind == "llm":
-        return _llm_endpoint_instance(ctx)
-    latency = ctx.latency_ms
-    rps = ctx.rps or 0.0
-    if latency is not None and latency <= 50:
-        heavy = rps > 200 or ctx.kind == "deep"
-        instance = "ml.c6i.2xlarge" if heavy else "ml.c6i.xlarge"
-        return instance, f"p99 latency target {latency} ms needs compute-optimised instances"
-    if ctx.kind == "deep" and ctx.c.gpu_required:
-        return "ml.g5.xlarge", "GPU inference was required"
-    if rps > 1000:
-        return (
-            "ml.c6i.2xlarge",
-            f"{rps:g} rps is served most cheaply on compute-optimised instances",
-        )
-    if ctx.kind == "deep" or rps > 100:
-        return "ml.m5.xlarge", "general-purpose instances meet a relaxed latency target"
-    return "ml.m5.large", "general-purpose instances meet a relaxed latency target"
+_LOW_LATENCY_TYPES = ("ml.c6i.xlarge", "ml.c6i.2xlarge", "ml.c6i.4xlarge")
+_GENERAL_TYPES = (
+    "ml.m5.large",
+    "ml.m5.xlarge",
+    "ml.m5.2xlarge",
+    "ml.c6i.xlarge",
+    "ml.c6i.2xlarge",
+    "ml.c6i.4xlarge",
+)
 
 
-def _endpoint_count(ctx: _Ctx, instance: str) -> tuple[int, str]:
-    capacity = ENDPOINT_RPS_CAPACITY.get(instance, 50.0)
-    if ctx.kind == "deep" and not instance.startswith("ml.g"):
-        capacity /= 4
-    needed = math.ceil(ctx.rps / (capacity * TARGET_UTILISATION)) if ctx.rps else 1
+def _availability_floor(ctx: _Ctx) -> tuple[int, list[str]]:
     reasons = []
     if ctx.c.high_availability:
         reasons.append("high availability was requested")
@@ -821,15 +779,72 @@ def _endpoint_count(ctx: _Ctx, instance: str) -> tuple[int, str]:
         reasons.append("PCI/PHI workloads need multi-AZ serving")
     if ctx.mode == DeploymentMode.STREAMING:
         reasons.append("a stream consumer cannot pause")
-    minimum = 2 if reasons else 1
+    return (2 if reasons else 1), reasons
+
+
+def _instances_needed(ctx: _Ctx, instance: str) -> int:
+    if not ctx.rps:
+        return 1
+    return ctx.catalogue.instances_for(instance, ctx.kind, ctx.rps) or 1
+
+
+def _cheapest(ctx: _Ctx, candidates: tuple[str, ...]) -> str:
+    """The candidate type whose fleet for the stated rate costs least (first on ties)."""
+    floor, _ = _availability_floor(ctx)
+
+    def monthly(instance: str) -> float:
+        return ctx.hourly(instance) * max(floor, _instances_needed(ctx, instance))
+
+    return min(candidates, key=monthly)
+
+
+def _endpoint_instance(ctx: _Ctx) -> tuple[str, str]:
+    if ctx.kind == "llm":
+        return _llm_endpoint_instance(ctx)
+    latency = ctx.latency_ms
+    rps = ctx.rps or 0.0
+    load = f"{rps:g} rps" if rps else "the expected load"
+    if latency is not None and latency <= 50:
+        instance = _cheapest(ctx, _LOW_LATENCY_TYPES)
+        return instance, (
+            f"p99 latency target {latency} ms needs compute-optimised instances; {instance} "
+            f"serves {load} most cheaply of {', '.join(_LOW_LATENCY_TYPES)}"
+        )
+    if ctx.kind == "deep" and ctx.c.gpu_required:
+        return "ml.g5.xlarge", "GPU inference was required"
+    instance = _cheapest(ctx, _GENERAL_TYPES)
+    return instance, (
+        f"{instance} serves {load} most cheaply of the catalogue's CPU types "
+        f"({', '.join(_GENERAL_TYPES)})"
+    )
+
+
+def _endpoint_count(ctx: _Ctx, instance: str) -> tuple[int, str]:
+    catalogue = ctx.catalogue
+    capacity = catalogue.instance_rps(instance, ctx.kind) or 0.0
+    utilisation = catalogue.capacity.target_utilisation
+    needed = _instances_needed(ctx, instance)
+    minimum, reasons = _availability_floor(ctx)
     count = max(minimum, needed)
     load = (
-        f"{ctx.rps:g} rps at ~{capacity * TARGET_UTILISATION:g} rps per instance needs {needed}"
+        f"{ctx.rps:g} rps at ~{capacity * utilisation:g} rps per instance "
+        f"({capacity:g} rps capacity in the catalogue at {utilisation:.0%} utilisation) "
+        f"needs {needed}"
         if ctx.rps
         else "throughput unknown, so one instance covers the load"
     )
     floor = f"; at least 2 across AZs because {' and '.join(reasons)}" if reasons else ""
     return count, f"{load}{floor}"
+
+
+def _requests_per_month(ctx: _Ctx) -> int:
+    """Requests a month at the stated rate; 1 million when the rate is unknown."""
+    return round(ctx.rps * SECONDS_PER_MONTH) if ctx.rps else 1_000_000
+
+
+def _payload_kb(ctx: _Ctx) -> float:
+    """Request plus response size: images for deep models, prompts for LLMs, rows otherwise."""
+    return {"deep": 200.0, "llm": 8.0}.get(ctx.kind, 2.0)
 
 
 def _endpoint_component(ctx: _Ctx) -> tuple[Component, str]:
@@ -846,6 +861,8 @@ def _endpoint_component(ctx: _Ctx) -> tuple[Component, str]:
             "instance_type": instance,
             "instance_count": count,
             "hours_per_month": HOURS_PER_MONTH,
+            "requests_per_month": _requests_per_month(ctx),
+            "payload_kb": _payload_kb(ctx),
             "autoscaling": "target tracking on InvocationsPerInstance",
             "autoscaling_min": count,
             "autoscaling_max": count * 2,
@@ -880,7 +897,7 @@ def _serverless_choice(ctx: _Ctx) -> tuple[bool, str]:
     if blockers:
         return False, "; ".join(blockers)
     instance, _ = _endpoint_instance(ctx)
-    endpoint_cost = _HOURLY_USD.get(instance, 0.2) * HOURS_PER_MONTH
+    endpoint_cost = ctx.hourly(instance) * HOURS_PER_MONTH
     if ctx.prefers("serverless"):
         return True, "serverless was preferred and traffic is low with a relaxed latency target"
     if ctx.lean:
@@ -895,7 +912,7 @@ def _serverless_choice(ctx: _Ctx) -> tuple[bool, str]:
 
 def _serverless_part(ctx: _Ctx, why: str) -> _Part:
     memory = 6 if ctx.kind == "deep" else 2
-    requests = round(ctx.rps * SECONDS_PER_MONTH) if ctx.rps else 1_000_000
+    requests = _requests_per_month(ctx)
     component = _comp(
         ctx,
         "serverless_inference",
@@ -906,6 +923,7 @@ def _serverless_part(ctx: _Ctx, why: str) -> _Part:
             "memory_gb": memory,
             "requests_per_month": requests,
             "avg_duration_ms": 400 if ctx.kind == "deep" else 100,
+            "payload_kb": _payload_kb(ctx),
             "max_concurrency": 20,
             "data_capture": False,
         },
@@ -947,10 +965,11 @@ def _realtime_serving(ctx: _Ctx) -> _Part:
 
 def _streaming_serving(ctx: _Ctx) -> _Part:
     rps = ctx.rps or 100.0
-    shards = max(2, math.ceil(rps * 1.25 / 1000))
+    capacity = ctx.catalogue.capacity
+    shard_rate = capacity.kinesis_shard_records_per_second * capacity.target_utilisation
+    shards = max(2, math.ceil(rps / shard_rate))
     kpu = max(2, math.ceil(rps / 500))
     events_millions = round(rps * SECONDS_PER_MONTH / 1e6, 2)
-    writes_millions = round(events_millions / 10, 2)
     endpoint, sentence = _endpoint_component(ctx)
     components = [
         _comp(
@@ -962,6 +981,7 @@ def _streaming_serving(ctx: _Ctx) -> _Part:
             {
                 "shards": shards,
                 "hours_per_month": HOURS_PER_MONTH,
+                "records_per_second": rps,
                 "retention_hours": 24,
                 "encryption": "SSE-KMS with the customer managed key"
                 if ctx.cmk
@@ -986,10 +1006,12 @@ def _streaming_serving(ctx: _Ctx) -> _Part:
             ["feature_store"],
             {
                 "online_storage_gb": max(1.0, round(ctx.volume_gb * 0.005, 1)),
-                "write_units_millions": writes_millions,
-                "read_units_millions": events_millions,
+                "write_units_millions": events_millions,
+                "read_units_millions": 0,
                 "offline_store": "S3 data lake",
-                "write_basis": "windowed aggregates, ~1 write per 10 events",
+                "write_basis": "the stream processor writes each event's window features "
+                "(one 1 KB write unit per event)",
+                "read_basis": "the processor scores the window it holds; no online reads",
             },
             stores_data=True,
         ),
@@ -1256,16 +1278,15 @@ def _networking(ctx: _Ctx, components: list[Component]) -> tuple[_Part, NetworkP
 # --------------------------------------------------------------------------- CI/CD
 
 
-def _iac_sentence(ctx: _Ctx) -> tuple[str, str]:
-    knows_terraform = any("terraform" in s for s in ctx.skills) and not ctx.avoids("terraform")
-    if knows_terraform:
-        return "terraform", "The team knows Terraform, so infrastructure code is Terraform."
+def _iac_sentence(ctx: _Ctx) -> str:
+    if any("terraform" in s for s in ctx.skills):
+        return "The team knows Terraform, and the infrastructure code is Terraform."
     if ctx.skills:
-        return "cdk", (
-            f"The team lists {', '.join(ctx.c.team_skills)} but not Terraform, so AWS CDK "
-            "(Python) will be generated."
+        return (
+            f"The team lists {', '.join(ctx.c.team_skills)}; the infrastructure code is "
+            "Terraform (one module per chosen service), applied by the deploy workflow."
         )
-    return "cdk", "Team skills are unknown, so AWS CDK (Python) will be generated by default."
+    return "The infrastructure code is Terraform, applied by the deploy workflow."
 
 
 def _kubernetes_alternative(ctx: _Ctx) -> tuple[str | None, Alternative]:
@@ -1282,106 +1303,147 @@ def _kubernetes_alternative(ctx: _Ctx) -> tuple[str | None, Alternative]:
 
 
 def _cicd(ctx: _Ctx) -> _Part:
-    iac, iac_sentence = _iac_sentence(ctx)
-    pipelines = 1 if ctx.mode == DeploymentMode.BATCH else 2
     component = _comp(
         ctx,
         "ci_cd_pipeline",
-        "codepipeline",
-        "Build, test and promote pipeline code and models",
+        "github_actions",
+        "Lint, test, build the pipeline and promote models staging > prod",
         ["ci_cd"],
         {
-            "pipelines": pipelines,
+            "workflows": 2,
             "prod_approval_gate": True,
-            "iac": iac,
-            "stages": "source > build > test > staging > manual approval > prod",
+            "iac": "terraform",
+            "deploy_auth": "GitHub OIDC role, no stored AWS keys",
+            "stages": "lint > test > terraform plan > staging > smoke test > approval > prod",
         },
     )
     kube_sentence, kube_alt = _kubernetes_alternative(ctx)
     rationale = [
-        f"CodePipeline runs {pipelines} pipeline(s) with a manual approval gate before prod.",
-        iac_sentence,
+        "GitHub Actions runs CI (lint, tests, terraform fmt/validate) and the deploy "
+        "workflow, which promotes an approved model staging > smoke test > manual approval "
+        "> prod.",
+        _iac_sentence(ctx),
     ]
     if kube_sentence:
         rationale.append(kube_sentence)
     if ctx.prefers("sagemaker"):
         rationale.append("SageMaker is the team's preferred platform and is used end to end.")
-    return _Part(components=[component], rationale=rationale, alternatives=[kube_alt])
+    alternatives = [
+        kube_alt,
+        Alternative(
+            option="AWS CodePipeline with AWS CDK",
+            reason="the generated repository deploys from GitHub Actions with Terraform",
+        ),
+    ]
+    return _Part(components=[component], rationale=rationale, alternatives=alternatives)
 
 
 # --------------------------------------------------------------------------- budget
 
 
-def _rough_component_cost(component: Component) -> float:
-    cfg = component.config
-    if component.service == "glue_etl":
-        return float(cfg["dpu_hours_per_run"]) * float(cfg["runs_per_month"]) * _GLUE_DPU_HOUR_USD
-    if component.service == "kinesis_data_streams":
-        return float(cfg["shards"]) * HOURS_PER_MONTH * _KINESIS_SHARD_HOUR_USD
-    if component.service == "managed_flink":
-        return float(cfg["kpu"]) * HOURS_PER_MONTH * _FLINK_KPU_HOUR_USD
-    price = _HOURLY_USD.get(str(cfg.get("instance_type", "")), 0.0)
-    if "hours_per_month" in cfg:
-        hours = float(cfg["hours_per_month"])
-    else:
-        hours = float(cfg.get("hours_per_run", 0)) * float(cfg.get("runs_per_month", 0))
-    factor = _SPOT_FACTOR if cfg.get("spot") is True else 1.0
-    return price * int(cfg.get("instance_count", 1)) * hours * factor
+BATCH_LATENCY_MS = 3_600_000
+"""A latency target at or above an hour is met by scheduled batch scoring."""
 
 
-def rough_compute_cost(plan: Plan) -> float:
-    """Return a rough monthly compute cost of a plan (instances, Glue, streams only).
-
-    Args:
-        plan: the plan to size.
-
-    Returns:
-        Approximate on-demand USD per month, used for planning decisions only.
-    """
-    return round(sum(_rough_component_cost(c) for c in plan.components), 2)
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
 
 
-def _lean_sentence(ctx: _Ctx) -> list[str]:
-    if ctx.first_cut_usd is None:
-        return []
-    return [
-        f"The first design (~{_usd(ctx.first_cut_usd)}/month of compute) exceeded the "
-        f"{_usd(ctx.budget_usd)} budget, so cheaper options were applied: spot training, "
-        "daily drift checks and serverless inference where the workload allows it."
-    ]
+def _environments_text(priced: CostEstimate) -> str:
+    parts = " + ".join(f"{e.name} {_money(e.monthly_usd)}" for e in priced.environments)
+    return f"{_money(priced.monthly_total_usd)}/month ({parts})"
 
 
-def _budget_part(ctx: _Ctx, components: list[Component]) -> _Part:
-    rough = sum(_rough_component_cost(c) for c in components)
-    share = rough / ctx.budget_usd
-    lean = _lean_sentence(ctx)
-    if share > 1.0:
-        return _Part(
-            rationale=[
-                *lean,
-                f"Rough compute cost ~{_usd(rough)}/month exceeds the {_usd(ctx.budget_usd)} "
-                "budget; spot training, fewer or smaller instances or a lower cadence are the "
-                "levers.",
-            ],
-            risks=[
-                f"Compute alone (~{_usd(rough)}/month) is over the {_usd(ctx.budget_usd)} budget."
-            ],
-        )
-    if share > 0.7:
-        return _Part(
-            rationale=[
-                *lean,
-                f"Rough compute cost ~{_usd(rough)}/month uses most of the "
-                f"{_usd(ctx.budget_usd)} budget; little headroom is left.",
-            ],
-            risks=["Budget headroom is thin once storage, logging and networking are added."],
-        )
-    return _Part(
-        rationale=[
-            *lean,
-            f"Rough compute cost ~{_usd(rough)}/month fits the {_usd(ctx.budget_usd)} budget.",
-        ]
+def _component_cost(priced: CostEstimate, *services: str, plan: Plan) -> float:
+    ids = {c.id for c in plan.components if c.service in services}
+    return round(sum(i.monthly_usd for i in priced.line_items if i.component_id in ids), 2)
+
+
+def _batch_allowed(ctx: _Ctx) -> bool:
+    return (
+        ctx.mode == DeploymentMode.REAL_TIME
+        and ctx.latency_ms is not None
+        and ctx.latency_ms >= BATCH_LATENCY_MS
     )
+
+
+def _lean_context(ctx: _Ctx, first_usd: float) -> _Ctx:
+    lean = replace(ctx, first_cut_usd=first_usd)
+    if _batch_allowed(ctx):
+        hours = max(1.0, (ctx.latency_ms or BATCH_LATENCY_MS) / BATCH_LATENCY_MS)
+        lean = replace(lean, mode=DeploymentMode.BATCH, scoring_runs=round(HOURS_PER_MONTH / hours))
+    return lean
+
+
+def _levers_tried(
+    ctx: _Ctx, first: Plan, first_cost: CostEstimate, lean: Plan, lean_cost: CostEstimate
+) -> list[str]:
+    """One sentence per cheaper alternative the planner knows: applied, or why not."""
+    tried = []
+    first_training = first.by_service("sagemaker_training")[0].config
+    lean_training = lean.by_service("sagemaker_training")[0].config
+    if ctx.c.use_spot_training is False:
+        tried.append("spot training: declined by the user")
+    elif first_training["spot"]:
+        tried.append("spot training: already used")
+    elif lean_training["spot"]:
+        before = _component_cost(first_cost, "sagemaker_training", plan=first)
+        after = _component_cost(lean_cost, "sagemaker_training", plan=lean)
+        tried.append(f"spot training: applied (training {_money(before)} → {_money(after)})")
+    endpoints = first.by_service("sagemaker_endpoint")
+    if endpoints:
+        cfg = endpoints[0].config
+        tried.append(
+            "smaller instances: the endpoint already runs the cheapest catalogue type for "
+            f"the rate ({cfg['instance_count']} x {cfg['instance_type']})"
+        )
+        if lean.by_service("sagemaker_serverless_inference"):
+            tried.append("serverless inference: applied")
+        elif ctx.mode == DeploymentMode.REAL_TIME:
+            _, why = _serverless_choice(replace(ctx, first_cut_usd=first_cost.monthly_total_usd))
+            tried.append(f"serverless inference: not possible ({why})")
+        if lean.deployment_mode == DeploymentMode.BATCH:
+            tried.append(
+                f"batch instead of real-time: applied (the {ctx.latency_ms:,} ms target "
+                "allows scheduled scoring)"
+            )
+        else:
+            target = f"the {ctx.latency_ms:,} ms target" if ctx.latency_ms else "online serving"
+            tried.append(
+                f"batch instead of real-time: not possible ({target} needs an always-on endpoint)"
+            )
+    monitors = [p.by_service("sagemaker_model_monitor") for p in (first, lean)]
+    if all(monitors) and monitors[0][0].config != monitors[1][0].config:
+        tried.append("drift checks: hourly cut to daily")
+    return tried
+
+
+def _budget_sentences(
+    ctx: _Ctx, priced: CostEstimate, first_cost: CostEstimate | None, tried: list[str]
+) -> tuple[list[str], list[str]]:
+    """Rationale and risks about the budget, quoting the estimate's own figures."""
+    budget = ctx.budget_usd
+    total = priced.monthly_total_usd
+    rationale, risks = [], []
+    if first_cost is not None:
+        rationale.append(
+            f"The first design was estimated at {_environments_text(first_cost)}, over the "
+            f"{_money(budget)} budget, so cheaper alternatives were tried: {'; '.join(tried)}."
+        )
+    share = total / budget if budget else 0.0
+    figure = f"The estimate from the pricing catalogue is {_environments_text(priced)}"
+    if total > budget:
+        rationale.append(
+            f"{figure}, {_money(total - budget)} over the {_money(budget)} budget; "
+            "raise the budget or relax the throughput, latency or cadence."
+        )
+        risks.append(f"The estimate ({_money(total)}/month) is over the {_money(budget)} budget.")
+    elif share > 0.85:
+        rationale.append(f"{figure}, {share:.0%} of the {_money(budget)} budget.")
+        risks.append("Budget headroom is thin: little room for traffic or data growth.")
+    else:
+        rationale.append(f"{figure}, within the {_money(budget)} budget ({share:.0%}).")
+    return rationale, risks
 
 
 # --------------------------------------------------------------------------- assembly
@@ -1433,13 +1495,18 @@ def _confidence(ctx: _Ctx) -> float:
         not c.frameworks,
         not c.team_skills,
         ctx.mode != DeploymentMode.BATCH and c.throughput_rps is None,
-        ctx.mode == DeploymentMode.STREAMING and c.latency_p99_ms is None,
+        ctx.mode == DeploymentMode.STREAMING and c.latency_target_ms is None,
     ]
     return round(max(0.5, 0.9 - 0.05 * sum(unknown)), 2)
 
 
 def plan_for(constraints: ConstraintSchema) -> tuple[Plan, Explanation]:
     """Plan an MLOps architecture on AWS for complete constraints.
+
+    The draft is priced with the cost estimator (staging and prod); a draft over budget
+    is re-planned with the cheaper alternatives the planner knows (spot training,
+    serverless inference, batch scoring where the latency allows, daily drift checks),
+    and the rationale says what was tried and quotes the estimate's figures.
 
     Args:
         constraints: the workload's constraints; every mandatory field must be known
@@ -1457,9 +1524,26 @@ def plan_for(constraints: ConstraintSchema) -> tuple[Plan, Explanation]:
         raise ValueError(f"cannot plan: mandatory fields unknown: {', '.join(missing)}")
     ctx = _context(constraints)
     plan, explanation = _assemble(ctx)
-    first_cut = rough_compute_cost(plan)
-    if first_cut > ctx.budget_usd:
-        plan, explanation = _assemble(replace(ctx, first_cut_usd=first_cut))
+    priced = estimate(plan, constraints, ctx.catalogue)
+    first_cost: CostEstimate | None = None
+    tried: list[str] = []
+    if priced.monthly_total_usd > ctx.budget_usd:
+        lean_ctx = _lean_context(ctx, priced.monthly_total_usd)
+        lean_plan, lean_explanation = _assemble(lean_ctx)
+        lean_cost = estimate(lean_plan, constraints, ctx.catalogue)
+        first_cost = priced
+        tried = _levers_tried(ctx, plan, priced, lean_plan, lean_cost)
+        if lean_cost.monthly_total_usd < priced.monthly_total_usd:
+            ctx, plan, explanation, priced = lean_ctx, lean_plan, lean_explanation, lean_cost
+        else:
+            tried.append("none of them lowered the estimate, so the first design is kept")
+    rationale, risks = _budget_sentences(ctx, priced, first_cost, tried)
+    plan = plan.model_copy(
+        update={"rationale": [*plan.rationale, *rationale], "risks": [*plan.risks, *risks]}
+    )
+    explanation = explanation.model_copy(
+        update={"rationale": " ".join([explanation.rationale, *rationale])}
+    )
     return plan, explanation
 
 
@@ -1475,7 +1559,6 @@ def _assemble(ctx: _Ctx) -> tuple[Plan, Explanation]:
     network_part, network = _networking(ctx, parts.components)
     parts.extend(network_part)
     parts.extend(_cicd(ctx))
-    parts.extend(_budget_part(ctx, parts.components))
     headline = _headline(ctx, parts.components)
     mode_word = ctx.mode.value.replace("_", "-")
     plan = Plan(
