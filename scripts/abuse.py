@@ -73,7 +73,8 @@ class Tally:
         self.reads: list[float] = []
         self.bare: list[float] = []
         self.refusals: list[float] = []
-        self.decision_sets: set[str] = set()
+        self.decision_sets: dict[str, int] = {}
+        """Each decision set made, and the user (index) whose project holds it."""
         self.frames = 0
 
     def status(self, code: int, what: str) -> None:
@@ -177,7 +178,7 @@ def _flow(client: Client, project: str, rng: random.Random) -> str | None:
         return None
     decision_set = body["id"]
     with client.tally.lock:
-        client.tally.decision_sets.add(decision_set)
+        client.tally.decision_sets[decision_set] = client.user
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         status, view, elapsed = client.call("GET", f"/decision-sets/{decision_set}")
@@ -290,7 +291,8 @@ class _Session:
 
     def read_other(self) -> None:
         with self.tally.lock:
-            others = sorted(self.tally.decision_sets - set(self.own))
+            # another user's: this user's other clients share its project (readable)
+            others = sorted(ds for ds, u in self.tally.decision_sets.items() if u != self.user)
         if not others:
             return
         target = self.rng.choice(others)
