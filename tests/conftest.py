@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,14 +58,22 @@ logging.getLogger("pgserver").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """DATABASE_URL when set; otherwise an embedded server deleted at the end of the session."""
+def database_url() -> str:
+    """DATABASE_URL when set; otherwise an embedded server deleted at the end of the session.
+
+    Its folder is not under pytest's base temporary directory: every pytest session of the
+    same user (another checkout's suite, a generated repository's tests) resets
+    ``pytest-of-USER`` to mode 0700, and the server, which runs as its own user, would then
+    lose its data directory mid-session.
+    """
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
     from agentic_mlops.persistence.database import start_embedded
 
-    return start_embedded(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    folder = Path(tempfile.mkdtemp(prefix="agentic-mlops-test-pg-"))
+    atexit.register(shutil.rmtree, folder, True)  # runs after pgserver's own cleanup (LIFO)
+    return start_embedded(folder / "data", cleanup_mode="delete")
 
 
 @pytest.fixture(scope="session")

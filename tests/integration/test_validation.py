@@ -9,6 +9,7 @@ import shutil
 import socket
 import string
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -346,11 +347,32 @@ def test_sandbox_environment_is_minimal(monkeypatch: pytest.MonkeyPatch, tmp_pat
         "EXPLICIT",
         "NO_PROXY",
         "no_proxy",
+        "TMPDIR",
+        "TMP",
+        "TEMP",
         *(k for p in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY") for k in (p, p.lower())),
     }
     assert env["EXPLICIT"] == "yes" and env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["HOME"] != os.environ.get("HOME") and not Path(env["HOME"]).exists()
+    # and a throwaway temporary directory of its own, gone afterwards
+    assert env["TMPDIR"] == env["TMP"] == env["TEMP"] and not Path(env["TMPDIR"]).exists()
+    assert Path(env["TMPDIR"]).parent == Path(env["HOME"]).parent
     assert env["HTTPS_PROXY"].startswith("http://127.0.0.1:") and env["NO_PROXY"] == ""
+
+
+def test_sandboxed_commands_keep_their_temporary_files_to_themselves(tmp_path: Path) -> None:
+    # Given the host's temporary directory
+    host_tmp = Path(tempfile.gettempdir()).resolve()
+    # When a sandboxed program asks where temporary files go
+    code = "import tempfile; print(tempfile.gettempdir())"
+    run = run_sandboxed([sys.executable, "-c", code], tmp_path, timeout_s=30)
+    # Then it is the sandbox's own folder, not the host's: a generated test suite's pytest
+    # prunes old pytest-of-USER/pytest-N folders in its temporary directory, which on the
+    # host would delete other sessions' files (a running database's data directory too)
+    sandbox_tmp = Path(run.stdout.strip())
+    assert run.returncode == 0, run.stderr
+    assert sandbox_tmp != host_tmp and sandbox_tmp.parent.name.startswith("agentic-mlops-sandbox-")
+    assert not sandbox_tmp.exists()
 
 
 @pytest.fixture

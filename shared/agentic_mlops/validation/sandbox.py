@@ -182,13 +182,19 @@ def describe_isolation() -> str:
     return "+".join([*layers, "python-guard", "clean-env"])
 
 
-def sandbox_env(home: Path, guard_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def sandbox_env(
+    home: Path, guard_dir: Path, extra: dict[str, str] | None = None, *, tmp_dir: Path | None = None
+) -> dict[str, str]:
     """Build the minimal environment of a sandboxed command.
 
     Args:
         home: The throwaway home directory.
         guard_dir: The directory holding the generated ``sitecustomize.py``.
         extra: Keys passed explicitly by the caller (``PYTHONPATH`` is appended to the guard).
+        tmp_dir: The throwaway temporary directory (``TMPDIR``, ``TMP``, ``TEMP``): the
+            command's temporary files stay in the sandbox's scratch, so a generated test
+            run never shares (or prunes, as pytest prunes old ``pytest-of-USER/pytest-N``
+            folders) the host's temporary directory.
 
     Returns:
         The complete environment; nothing else from the parent process is inherited.
@@ -208,6 +214,8 @@ def sandbox_env(home: Path, guard_dir: Path, extra: dict[str, str] | None = None
     }
     for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         env[key] = env[key.lower()] = UNROUTABLE_PROXY
+    if tmp_dir is not None:
+        env["TMPDIR"] = env["TMP"] = env["TEMP"] = str(tmp_dir)
     env.update(extra)
     return env
 
@@ -237,12 +245,14 @@ def run_sandboxed(
     with tempfile.TemporaryDirectory(prefix="agentic-mlops-sandbox-") as scratch:
         home = Path(scratch) / "home"
         guard_dir = Path(scratch) / "guard"
-        home.mkdir()
-        guard_dir.mkdir()
+        tmp_dir = Path(scratch) / "tmp"
+        for folder in (home, guard_dir, tmp_dir):
+            folder.mkdir()
         guard = LOOPBACK_GUARD_SOURCE if allow_loopback else GUARD_SOURCE
         (guard_dir / "sitecustomize.py").write_text(guard, encoding="utf-8")
         command = [*netns_prefix(), *argv]
-        return _execute(command, Path(cwd), timeout_s, sandbox_env(home, guard_dir, env))
+        environment = sandbox_env(home, guard_dir, env, tmp_dir=tmp_dir)
+        return _execute(command, Path(cwd), timeout_s, environment)
 
 
 def _execute(command: list[str], cwd: Path, timeout_s: float, env: dict[str, str]) -> SandboxResult:
