@@ -68,8 +68,11 @@ def web_server(database: Database) -> Iterator[Any]:
     server.stop_thread()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(browser_path: str) -> Iterator[Any]:
+    """One browser per test module. Playwright's sync API keeps an event loop running on
+    this thread until it stops, so it must stop before the rest of the suite: code that
+    calls ``asyncio.run`` later in the same process would otherwise be refused."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

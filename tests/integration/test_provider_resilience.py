@@ -76,10 +76,13 @@ def test_a_run_on_anthropic_produces_a_valid_plan_and_cards_naming_the_model(dat
         ApprovalDecision(decision="approve", comment="use spot instances", approver="alice"),
     )
 
-    # Then the run is approved with a valid plan, the same the offline reasoning gives
+    # Then the run is approved with a valid plan, re-made for spot training: the same the
+    # offline reasoning gives for the constraints the comment changed
     assert done.status == "approved"
-    offline_plan = OFFLINE.plan(OFFLINE.extract_constraints(CHURN, {}).value.constraints).value
-    assert done.state.plan == offline_plan
+    asked = OFFLINE.extract_constraints(CHURN, {}).value.constraints
+    assert asked.use_spot_training is not True
+    spot = asked.model_copy(update={"use_spot_training": True})
+    assert done.state.plan == OFFLINE.plan(spot).value
     assert done.state.constraints.use_spot_training is True
     assert done.state.validation.passed
 
@@ -90,7 +93,8 @@ def test_a_run_on_anthropic_produces_a_valid_plan_and_cards_naming_the_model(dat
         assert (card.provider, card.model, card.attempts) == ("anthropic", "claude-sonnet-5-5", 1)
         assert card.few_shot_pack and card.prompt_digest and card.fallback_reason is None
     assert by_node["planner"].few_shot_pack == "plan@v1"
-    assert fake.calls == 5  # extract, plan, tech, cost, feedback: one request each
+    # extract, plan, tech, cost, feedback, then the re-plan: plan, tech, cost; one request each
+    assert fake.calls == 8
 
 
 def test_a_storm_ends_the_run_on_the_offline_fallback_with_cards_saying_so(database):
