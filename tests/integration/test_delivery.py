@@ -125,6 +125,34 @@ def test_a_revision_carries_its_change_and_its_change_summary_names_it(
         assert done.state.constraints.budget.monthly_usd == 800
 
 
+class _CountingFeedback(OfflineProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.comments: list[str] = []
+
+    def interpret_feedback(self, comment, constraints):
+        self.comments.append(comment)
+        return super().interpret_feedback(comment, constraints)
+
+
+def test_a_revision_reads_its_change_once(database: Database) -> None:
+    # Given an approved run on a provider that counts how often a change is read
+    provider = _CountingFeedback()
+    counted = Harness(database, provider)
+    parent = approved_run(counted, "delivery-revise-once")
+    assert provider.comments == []
+
+    # When a revision is asked for and run to its approval gate
+    revision = counted.revise(parent.decision_set.id, "budget is now $800/month")
+
+    # Then the change was read once (when asked for, to refuse a change that alters
+    # nothing), and the revision's node used that reading
+    assert revision.status == "awaiting_approval"
+    assert provider.comments == ["budget is now $800/month"]
+    assert revision.state.constraints.budget.monthly_usd == 800
+    counted.close()
+
+
 def test_a_revision_needs_a_decided_parent_and_a_meaningful_change(engine: Harness) -> None:
     paused = engine.start("delivery-revise-bad", CHURN)
     with pytest.raises(Conflict, match="awaiting_approval"):
