@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from langgraph.graph import END, START
@@ -70,6 +72,14 @@ def test_node_order_is_the_documented_workflow() -> None:
     # When its order is read
     # Then it is exactly the workflow's thirteen nodes in order
     assert NODE_ORDER == EXPECTED_ORDER
+
+
+def test_the_web_apps_progress_rail_lists_the_workflows_nodes_in_order() -> None:
+    # The page draws the rail from its own list (it renders before any API answer)
+    source = (Path(__file__).parents[2] / "web" / "src" / "run.tsx").read_text()
+    listed = re.search(r"export const NODES = \[(.*?)\];", source, re.S)
+    assert listed is not None, "web/src/run.tsx no longer declares NODES"
+    assert tuple(re.findall(r'"(\w+)"', listed.group(1))) == NODE_ORDER
 
 
 def test_registry_splits_intake_from_main_nodes() -> None:
