@@ -12,7 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SettingsGroup(BaseModel):
+    """A group of settings: fields populated by environment variable or by name, unknown
+    variables ignored, and the values frozen once read."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
 
 DEFAULT_HOME = Path("~/.agentic-mlops")
 """The local state folder when ``AGENTIC_MLOPS_HOME`` is not set (``~`` not expanded)."""

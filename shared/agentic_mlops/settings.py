@@ -27,12 +27,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agentic_mlops.artifacts.config import ArtifactSettings
-from agentic_mlops.configfield import DEFAULT_HOME, env_field
+from agentic_mlops.configfield import DEFAULT_HOME, SettingsGroup, env_field
 from agentic_mlops.errors import InvalidInput
 from agentic_mlops.notifications.slack_config import SlackConfig
 from agentic_mlops.persistence.config import DatabaseSettings
@@ -41,11 +41,7 @@ from agentic_mlops.validation.config import ValidationSettings, ValidatorSetting
 from agentic_mlops.vcs.config import DeliverySettings, HistorySettings
 
 
-class _Group(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
-
-
-class LocalSettings(_Group):
+class LocalSettings(SettingsGroup):
     """The folder of everything kept on this machine."""
 
     home: Path = env_field(
@@ -62,7 +58,7 @@ class LocalSettings(_Group):
         return value.expanduser()
 
 
-class EngineSettings(_Group):
+class EngineSettings(SettingsGroup):
     """Which engine runs the workflow."""
 
     engine: Literal["local", "stepfunctions"] = env_field(
@@ -92,7 +88,7 @@ class EngineSettings(_Group):
         return value.strip().lower() if isinstance(value, str) else value
 
 
-class CodegenSettings(_Group):
+class CodegenSettings(SettingsGroup):
     """Who writes the repository of an approved plan."""
 
     codegen: Literal["offline", "agent"] = env_field(
@@ -114,7 +110,7 @@ class CodegenSettings(_Group):
         return value
 
 
-class AuthSettings(_Group):
+class AuthSettings(SettingsGroup):
     """Who may call the APIs."""
 
     mode: Literal["dev", "claims"] = env_field(
@@ -131,7 +127,7 @@ class AuthSettings(_Group):
     )
 
 
-class CognitoSettings(_Group):
+class CognitoSettings(SettingsGroup):
     """The Cognito user pool of a deployment (whose tokens the WebSocket authorizer checks)."""
 
     user_pool_id: str | None = env_field(
@@ -146,7 +142,7 @@ class CognitoSettings(_Group):
     )
 
 
-class ApiSettings(_Group):
+class ApiSettings(SettingsGroup):
     """How the APIs reach browsers."""
 
     cors_origin: str = env_field(
@@ -158,7 +154,7 @@ class ApiSettings(_Group):
     )
 
 
-class WebSettings(_Group):
+class WebSettings(SettingsGroup):
     """The web app ``serve`` hosts, and its Cognito Hosted UI sign-in (``config.json``)."""
 
     dir: Path | None = env_field(
@@ -184,7 +180,7 @@ class WebSettings(_Group):
     )
 
 
-class StreamingSettings(_Group):
+class StreamingSettings(SettingsGroup):
     """Where events are posted to WebSocket clients."""
 
     ws_endpoint: str | None = env_field(
@@ -200,7 +196,7 @@ class StreamingSettings(_Group):
     )
 
 
-class LoggingSettings(_Group):
+class LoggingSettings(SettingsGroup):
     """How much the platform logs (JSON lines)."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = env_field(

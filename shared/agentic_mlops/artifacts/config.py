@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from agentic_mlops.configfield import env_field
+from agentic_mlops.configfield import SettingsGroup, env_field
 
 
-class ArtifactSettings(BaseModel):
+class ArtifactSettings(SettingsGroup):
     """A local folder, or an S3 bucket (with an optional separate quarantine bucket)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     directory: Path | None = env_field(
         "AGENTIC_MLOPS_ARTIFACT_DIR",

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from agentic_mlops.configfield import env_field
+from agentic_mlops.configfield import SettingsGroup, env_field
 from agentic_mlops.domain.identity import ALL_PROJECTS, Identity, parse_grants
 from agentic_mlops.errors import InvalidInput
 
@@ -68,14 +68,12 @@ class SlackApprover(BaseModel):
         return Identity(user=self.user, roles=parse_grants(f"{p}:approver" for p in self.projects))
 
 
-class SlackConfig(BaseModel):
+class SlackConfig(SettingsGroup):
     """Validated Slack settings. Secrets are ``SecretStr``: never in ``repr``, logs or dumps.
 
     Slack is off when none of its switches (bot token, signing secret, channel, users,
     secret) is set; :attr:`enabled` tells.
     """
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     bot_token: SecretStr | None = env_field(
         BOT_TOKEN_ENV, description="Slack bot token (`xoxb-…`) posting approval requests"

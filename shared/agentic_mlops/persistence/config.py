@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
-from agentic_mlops.configfield import env_field
+from agentic_mlops.configfield import SettingsGroup, env_field
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(SettingsGroup):
     """Where PostgreSQL is, and how checkpoints are protected at rest."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     url: SecretStr | None = env_field(
         "DATABASE_URL",

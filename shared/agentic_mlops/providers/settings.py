@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import SecretStr, field_validator
 
-from agentic_mlops.configfield import env_field
+from agentic_mlops.configfield import SettingsGroup, env_field
 from agentic_mlops.errors import InvalidInput
 
 PROVIDER_ENV = "AGENTIC_MLOPS_PROVIDER"
@@ -30,14 +30,12 @@ _FALSE = {"0", "false", "no", "off"}
 _TRUE = {"1", "true", "yes", "on"}
 
 
-class ProviderSettings(BaseModel):
+class ProviderSettings(SettingsGroup):
     """Which provider answers the nodes, and how the Anthropic provider behaves.
 
     Field aliases are the environment variables; :class:`agentic_mlops.settings.Settings`
     reads them (this model never touches the environment itself).
     """
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     provider: Literal["auto", "offline", "anthropic"] = env_field(
         PROVIDER_ENV,

@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from agentic_mlops.configfield import env_field
+from agentic_mlops.configfield import SettingsGroup, env_field
 
 
-class ValidationSettings(BaseModel):
+class ValidationSettings(SettingsGroup):
     """The validators' tools (on this machine, or baked into the validator image)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     tools_dir: Path | None = env_field(
         "AGENTIC_MLOPS_VALIDATOR_TOOLS",
@@ -41,10 +37,8 @@ class ValidationSettings(BaseModel):
     )
 
 
-class ValidatorSettings(BaseModel):
+class ValidatorSettings(SettingsGroup):
     """Where generated repositories are validated: here, or by the validator function."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     mode: Literal["local", "lambda"] = env_field(
         "AGENTIC_MLOPS_VALIDATOR",

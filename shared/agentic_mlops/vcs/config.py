@@ -6,15 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
-from agentic_mlops.configfield import env_field
+from agentic_mlops.configfield import SettingsGroup, env_field
 
 
-class HistorySettings(BaseModel):
+class HistorySettings(SettingsGroup):
     """The folder of the per-project git repositories of plan documents."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     repos_dir: Path | None = env_field(
         "AGENTIC_MLOPS_REPOS_DIR",
@@ -28,10 +26,8 @@ DEFAULT_BRANCH_PREFIX = "agentic-mlops/"
 DEFAULT_AUTHOR = "agentic-mlops <platform@agentic-mlops.local>"
 
 
-class DeliverySettings(BaseModel):
+class DeliverySettings(SettingsGroup):
     """Where and how an approved run's generated repository is pushed (off by default)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     remote_url: str | None = env_field(
         "AGENTIC_MLOPS_DELIVERY_REMOTE",
