@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag
+from infra.buckets import expiring, private_bucket
 from infra.config import DeploymentConfig
 from infra.functions import FunctionContext, FunctionNetwork, make_function, retention
 
@@ -211,35 +212,6 @@ class Database(Construct):
 _ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16_13)
 
 
-def _bucket(
-    scope: Construct,
-    construct_id: str,
-    *,
-    name: str,
-    logs_bucket: s3.IBucket | None,
-    retain: bool,
-    lifecycle: list[s3.LifecycleRule],
-    event_bridge: bool = False,
-) -> s3.Bucket:
-    """A private, versioned, SSE-S3 bucket that refuses plain HTTP."""
-    return s3.Bucket(
-        scope,
-        construct_id,
-        bucket_name=name,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforce_ssl=True,
-        versioned=True,
-        server_access_logs_bucket=logs_bucket,
-        server_access_logs_prefix=f"{construct_id.lower()}/" if logs_bucket else None,
-        lifecycle_rules=lifecycle,
-        event_bridge_enabled=event_bridge,
-        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
-        auto_delete_objects=False,
-    )
-
-
 class ArtifactBuckets(Construct):
     """The artifact bucket (content-addressed sources, reports, bundles), the quarantine
     bucket (expiring; its new objects raise an alarm) and their access-log bucket."""
@@ -252,22 +224,17 @@ class ArtifactBuckets(Construct):
             abort_incomplete_multipart_upload_after=Duration.days(7),
             noncurrent_version_expiration=Duration.days(30),
         )
-        self.access_logs = s3.Bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            enforce_ssl=True,
-            versioned=True,
-            lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=Duration.days(365),
-                                              noncurrent_version_expiration=Duration.days(30))],
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
-        )  # fmt: skip
+            ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle=[expiring("expire", days=365, old_versions_days=30)],
+            retain=retain,
+        )
         nag.acknowledge(self.access_logs, "AwsSolutions-S1",
                         "This is the server access log bucket of the others; logging its own"
                         " access would log into itself.")  # fmt: skip
-        self.artifacts = _bucket(
+        self.artifacts = private_bucket(
             self,
             "Artifacts",
             name=config.bucket_name("artifacts"),
@@ -275,10 +242,10 @@ class ArtifactBuckets(Construct):
             retain=retain,
             lifecycle=[cleanup],
         )
-        self.quarantine = _bucket(
+        self.quarantine = private_bucket(
             self, "Quarantine", name=config.bucket_name("quarantine"),
             logs_bucket=self.access_logs, retain=retain, event_bridge=True,
-            lifecycle=[cleanup, s3.LifecycleRule(id="expire", expiration=Duration.days(90))],
+            lifecycle=[cleanup, expiring("expire", days=90)],
         )  # fmt: skip
 
 

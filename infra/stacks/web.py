@@ -4,7 +4,7 @@ files ``agentic-mlops serve`` serves (``cd web && npm ci && npm run build`` writ
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
@@ -12,6 +12,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra import nag
+from infra.buckets import expiring, private_bucket
 from infra.config import DeploymentConfig
 from infra.packaging import ROOT
 
@@ -25,39 +26,26 @@ class WebStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig,
                  **kwargs: object) -> None:  # fmt: skip
         super().__init__(scope, construct_id, **kwargs)
-        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
-        self.logs = s3.Bucket(
+        self.logs = private_bucket(
             self,
             "CdnLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             # CloudFront's standard logs are delivered with ACLs.
-            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
-            enforce_ssl=True,
-            versioned=True,
-            lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=Duration.days(90),
-                                              noncurrent_version_expiration=Duration.days(7))],
-            removal_policy=removal,
-        )  # fmt: skip
+            ownership=s3.ObjectOwnership.OBJECT_WRITER,
+            lifecycle=[expiring("expire", days=90, old_versions_days=7)],
+            retain=config.retain_data,
+        )
         nag.acknowledge(self.logs, "AwsSolutions-S1",
                         "This bucket receives CloudFront's and the site bucket's access logs;"
                         " logging it would log into itself.")  # fmt: skip
-        self.site = s3.Bucket(
+        self.site = private_bucket(
             self,
             "Site",
-            bucket_name=config.bucket_name("site"),
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.logs,
-            server_access_logs_prefix="site/",
-            lifecycle_rules=[s3.LifecycleRule(id="old-versions",
-                                              noncurrent_version_expiration=Duration.days(30))],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=False,
-        )  # fmt: skip
+            name=config.bucket_name("site"),
+            logs_bucket=self.logs,
+            logs_prefix="site/",
+            lifecycle=[expiring("old-versions", old_versions_days=30)],
+            retain=False,  # the build is deployed again from the repository
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Cdn",
