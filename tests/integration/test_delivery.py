@@ -139,18 +139,20 @@ def test_a_revision_reads_its_change_once(database: Database) -> None:
     # Given an approved run on a provider that counts how often a change is read
     provider = _CountingFeedback()
     counted = Harness(database, provider)
-    parent = approved_run(counted, "delivery-revise-once")
-    assert provider.comments == []
+    try:
+        parent = approved_run(counted, "delivery-revise-once")
+        assert provider.comments == []
 
-    # When a revision is asked for and run to its approval gate
-    revision = counted.revise(parent.decision_set.id, "budget is now $800/month")
+        # When a revision is asked for and run to its approval gate
+        revision = counted.revise(parent.decision_set.id, "budget is now $800/month")
+    finally:
+        counted.close()
 
     # Then the change was read once (when asked for, to refuse a change that alters
     # nothing), and the revision's node used that reading
     assert revision.status == "awaiting_approval"
     assert provider.comments == ["budget is now $800/month"]
     assert revision.state.constraints.budget.monthly_usd == 800
-    counted.close()
 
 
 def test_a_revision_needs_a_decided_parent_and_a_meaningful_change(engine: Harness) -> None:
